@@ -1,0 +1,263 @@
+//! A trace as a list of OTLP `ResourceSpans`, with the helpers every role needs.
+
+use crate::ids::{SpanId, TraceId};
+use crate::otlp::{AnyValue, InstrumentationScope, KeyValue, Resource, ResourceSpans, Span, Value};
+use crate::SERVICE_NAME;
+
+/// All spans of one trace (or of one batch), grouped by resource and scope as in OTLP.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    pub resource_spans: Vec<ResourceSpans>,
+}
+
+/// A span together with the resource and scope it belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct SpanRef<'a> {
+    pub resource: Option<&'a Resource>,
+    pub scope: Option<&'a InstrumentationScope>,
+    pub span: &'a Span,
+}
+
+impl<'a> SpanRef<'a> {
+    pub fn service_name(&self) -> &'a str {
+        self.resource.map(service_name).unwrap_or("")
+    }
+    pub fn trace_id(&self) -> TraceId {
+        TraceId::from_slice(&self.span.trace_id).unwrap_or_default()
+    }
+    pub fn span_id(&self) -> SpanId {
+        SpanId::from_slice(&self.span.span_id).unwrap_or_default()
+    }
+    pub fn parent_span_id(&self) -> SpanId {
+        SpanId::from_slice(&self.span.parent_span_id).unwrap_or_default()
+    }
+    pub fn duration_nanos(&self) -> u64 {
+        self.span
+            .end_time_unix_nano
+            .saturating_sub(self.span.start_time_unix_nano)
+    }
+}
+
+impl Trace {
+    pub fn new(resource_spans: Vec<ResourceSpans>) -> Self {
+        Self { resource_spans }
+    }
+
+    /// Every span with its resource and scope, in resource/scope/span order.
+    pub fn spans(&self) -> impl Iterator<Item = SpanRef<'_>> {
+        spans_of(&self.resource_spans)
+    }
+
+    pub fn span_count(&self) -> usize {
+        span_count(&self.resource_spans)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.span_count() == 0
+    }
+
+    /// The trace id of the first span (all spans of a trace share it).
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.spans().next().map(|s| s.trace_id())
+    }
+}
+
+/// Iterates the spans of OTLP resource spans with their resource and scope.
+pub fn spans_of(rs: &[ResourceSpans]) -> impl Iterator<Item = SpanRef<'_>> {
+    rs.iter().flat_map(|r| {
+        r.scope_spans.iter().flat_map(move |ss| {
+            ss.spans.iter().map(move |span| SpanRef {
+                resource: r.resource.as_ref(),
+                scope: ss.scope.as_ref(),
+                span,
+            })
+        })
+    })
+}
+
+pub fn span_count(rs: &[ResourceSpans]) -> usize {
+    rs.iter()
+        .flat_map(|r| r.scope_spans.iter())
+        .map(|s| s.spans.len())
+        .sum()
+}
+
+/// The `service.name` resource attribute, or `""`.
+pub fn service_name(resource: &Resource) -> &str {
+    match find_attr(&resource.attributes, SERVICE_NAME) {
+        Some(Value::StringValue(s)) => s,
+        _ => "",
+    }
+}
+
+pub fn find_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+pub fn string_value(s: impl Into<String>) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(Value::StringValue(s.into())),
+    })
+}
+
+pub fn kv(key: impl Into<String>, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// The value as Jaeger prints it in tag filters and as pdata's `AsString`: strings
+/// verbatim, numbers and bools in decimal, bytes as base64, arrays and maps as JSON.
+pub fn value_to_string(v: &Value) -> String {
+    match v {
+        Value::StringValue(s) => s.clone(),
+        Value::BoolValue(b) => b.to_string(),
+        Value::IntValue(i) => i.to_string(),
+        Value::DoubleValue(d) => format_float(*d),
+        Value::BytesValue(b) => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(b)
+        }
+        Value::ArrayValue(_) | Value::KvlistValue(_) => value_to_json(v).to_string(),
+        #[allow(unreachable_patterns)]
+        _ => String::new(),
+    }
+}
+
+/// Float formatting as Go's `strconv.FormatFloat(f, 'g', -1, 64)` / encoding/json:
+/// shortest representation, exponent outside [1e-6, 1e21).
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust `{:e}` gives e.g. `1e21` / `1.5e-7`; Go writes `1e+21` / `1.5e-07`.
+        let s = format!("{f:e}");
+        let (mant, exp) = s.split_once('e').expect("exponent form");
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        let digits = if digits.len() < 2 {
+            format!("0{digits}")
+        } else {
+            digits.to_string()
+        };
+        format!("{mant}e{sign}{digits}")
+    } else {
+        let s = format!("{f}");
+        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    }
+}
+
+/// JSON of an attribute value as pdata's `AsString` renders arrays and maps.
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::StringValue(s) => J::String(s.clone()),
+        Value::BoolValue(b) => J::Bool(*b),
+        Value::IntValue(i) => J::from(*i),
+        Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        Value::BytesValue(b) => {
+            use base64::Engine;
+            J::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        Value::ArrayValue(a) => J::Array(
+            a.values
+                .iter()
+                .map(|x| x.value.as_ref().map(value_to_json).unwrap_or(J::Null))
+                .collect(),
+        ),
+        Value::KvlistValue(kvs) => J::Object(
+            kvs.values
+                .iter()
+                .map(|kv| {
+                    (
+                        kv.key.clone(),
+                        kv.value
+                            .as_ref()
+                            .and_then(|v| v.value.as_ref())
+                            .map(value_to_json)
+                            .unwrap_or(J::Null),
+                    )
+                })
+                .collect(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => J::Null,
+    }
+}
+
+/// Splits a batch into one group per trace id, keeping resource and scope grouping.
+/// Traces come out in the order their first span appears in.
+pub fn group_by_trace(batch: &[ResourceSpans]) -> Vec<(TraceId, Vec<ResourceSpans>)> {
+    use crate::otlp::ScopeSpans;
+    use std::collections::HashMap;
+
+    // Per trace: its groups, and the (resource, scope) position its last span came from,
+    // so consecutive spans of one scope land in one ScopeSpans.
+    let mut index: HashMap<TraceId, usize> = HashMap::new();
+    let mut out: Vec<(TraceId, Vec<ResourceSpans>, (usize, usize))> = Vec::new();
+    for (ri, rs) in batch.iter().enumerate() {
+        for (si, ss) in rs.scope_spans.iter().enumerate() {
+            for span in &ss.spans {
+                let tid = TraceId::from_slice(&span.trace_id).unwrap_or_default();
+                let slot = *index.entry(tid).or_insert_with(|| {
+                    out.push((tid, Vec::new(), (usize::MAX, usize::MAX)));
+                    out.len() - 1
+                });
+                let (_, groups, last) = &mut out[slot];
+                if last.0 != ri {
+                    groups.push(ResourceSpans {
+                        resource: rs.resource.clone(),
+                        scope_spans: Vec::new(),
+                        schema_url: rs.schema_url.clone(),
+                    });
+                }
+                let g = groups.last_mut().expect("a group exists for this resource");
+                if *last != (ri, si) {
+                    g.scope_spans.push(ScopeSpans {
+                        scope: ss.scope.clone(),
+                        spans: Vec::new(),
+                        schema_url: ss.schema_url.clone(),
+                    });
+                }
+                *last = (ri, si);
+                g.scope_spans
+                    .last_mut()
+                    .expect("a scope group exists for this scope")
+                    .spans
+                    .push(span.clone());
+            }
+        }
+    }
+    out.into_iter().map(|(t, g, _)| (t, g)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_format() {
+        assert_eq!(format_float(72.5), "72.5");
+        assert_eq!(format_float(1.0), "1");
+        assert_eq!(format_float(1e21), "1e+21");
+        assert_eq!(format_float(1e-7), "1e-07");
+        assert_eq!(format_float(1.5e-7), "1.5e-07");
+        assert_eq!(format_float(123456.0), "123456");
+        assert_eq!(format_float(0.000001), "0.000001");
+    }
+}

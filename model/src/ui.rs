@@ -1,0 +1,1 @@
+//! The Jaeger UI JSON model (query spec §1.8) and the OTLP → UI conversion.

@@ -1,0 +1,1 @@
+//! The embedded persistent store (being written).

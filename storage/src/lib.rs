@@ -1,0 +1,155 @@
+//! The storage seam: the traits every backend implements, and the backends.
+//!
+//! - [`SpanWriter`]: write a batch of spans; idempotent per span.
+//! - [`SpanReader`]: traces by id, trace search, services, operations.
+//! - [`DependencyStore`]: service links per time window.
+//!
+//! Backends: [`memory`] and [`embedded`] (the persistent default). Every backend must
+//! pass the [`conformance`] suite.
+
+pub mod conformance;
+pub mod embedded;
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jaeger_model::otlp::ResourceSpans;
+use jaeger_model::{Trace, TraceId};
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The backend is reachable but refuses work for now (full, shutting down, overloaded).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The query itself cannot be answered by this backend (for example a missing service).
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("storage i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("embedded store error: {0}")]
+    Engine(String),
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Time is nanoseconds since the Unix epoch throughout the seam.
+pub type UnixNanos = u64;
+
+/// Arguments of a trace lookup. The time window is a hint a backend may use to narrow
+/// its search; it never filters spans out of a found trace.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GetTraceParams {
+    pub trace_id: TraceId,
+    pub start: Option<UnixNanos>,
+    pub end: Option<UnixNanos>,
+}
+
+/// A trace search. A trace matches when one of its spans matches every condition given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceQuery {
+    /// Required by some backends (Cassandra); optional for memory and embedded.
+    pub service_name: Option<String>,
+    pub operation_name: Option<String>,
+    /// Each pair must match a span attribute, a resource attribute or an event attribute
+    /// of the same span, compared as strings.
+    pub tags: Vec<(String, String)>,
+    pub start_time_min: UnixNanos,
+    pub start_time_max: UnixNanos,
+    pub duration_min: Option<u64>,
+    pub duration_max: Option<u64>,
+    /// Maximum number of traces returned (Jaeger's `limit` / `searchDepth`).
+    pub num_traces: usize,
+}
+
+/// An operation name with the span kind it was seen with (`""` when unspecified).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Operation {
+    pub name: String,
+    pub span_kind: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OperationQuery {
+    pub service_name: String,
+    /// `None` means all kinds.
+    pub span_kind: Option<String>,
+}
+
+/// One edge of the service graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DependencyLink {
+    pub parent: String,
+    pub child: String,
+    pub call_count: u64,
+    /// Where the link came from; Jaeger's default is `"jaeger"`.
+    pub source: String,
+}
+
+#[async_trait]
+pub trait SpanWriter: Send + Sync {
+    /// Writes the spans durably: when this returns `Ok`, the spans survive a crash.
+    /// Writing the same span twice must not make it appear twice.
+    async fn write_spans(&self, batch: Vec<ResourceSpans>) -> Result<()>;
+}
+
+#[async_trait]
+pub trait SpanReader: Send + Sync {
+    /// The trace with all its spans, or `None` when no span has that id.
+    async fn get_trace(&self, params: GetTraceParams) -> Result<Option<Trace>>;
+    /// Traces matching the query, most recent first, at most `num_traces`.
+    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>>;
+    /// Ids of the traces `find_traces` would return.
+    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>>;
+    /// Service names, sorted.
+    async fn get_services(&self) -> Result<Vec<String>>;
+    /// Operations of a service, sorted by name then kind.
+    async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>>;
+}
+
+#[async_trait]
+pub trait DependencyStore: Send + Sync {
+    /// Links whose window overlaps `[end - lookback, end]`.
+    async fn get_dependencies(&self, end: UnixNanos, lookback: u64) -> Result<Vec<DependencyLink>>;
+    /// Replaces the links stored for the window starting at `window_start`.
+    async fn write_dependencies(
+        &self,
+        window_start: UnixNanos,
+        window_end: UnixNanos,
+        links: Vec<DependencyLink>,
+    ) -> Result<()>;
+}
+
+/// Health of a backend, for the health check.
+#[async_trait]
+pub trait StorageHealth: Send + Sync {
+    async fn is_healthy(&self) -> bool {
+        true
+    }
+}
+
+/// One opened backend: the handles every role takes from the factory.
+#[derive(Clone)]
+pub struct Storage {
+    pub writer: Arc<dyn SpanWriter>,
+    pub reader: Arc<dyn SpanReader>,
+    pub dependencies: Arc<dyn DependencyStore>,
+    pub health: Arc<dyn StorageHealth>,
+}
+
+impl Storage {
+    /// Builds the handles from one value implementing every trait.
+    pub fn from_backend<B>(backend: Arc<B>) -> Self
+    where
+        B: SpanWriter + SpanReader + DependencyStore + StorageHealth + 'static,
+    {
+        Self {
+            writer: backend.clone(),
+            reader: backend.clone(),
+            dependencies: backend.clone(),
+            health: backend,
+        }
+    }
+}
