@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod v2;
+
 /// Which storage backend holds the spans.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -60,7 +62,9 @@ pub struct MemoryStorageConfig {
 
 impl Default for MemoryStorageConfig {
     fn default() -> Self {
-        Self { max_traces: 100_000 }
+        Self {
+            max_traces: 100_000,
+        }
     }
 }
 
@@ -250,7 +254,11 @@ pub fn parse_go_duration_nanos(input: &str) -> Result<i64, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => return Err(format!("time: missing unit in duration \"{input}\"")),
-            other => return Err(format!("time: unknown unit \"{other}\" in duration \"{input}\"")),
+            other => {
+                return Err(format!(
+                    "time: unknown unit \"{other}\" in duration \"{input}\""
+                ));
+            }
         };
         total += num * mult;
     }

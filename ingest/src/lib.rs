@@ -1,1 +1,33 @@
-//! placeholder
+//! Span ingest: the receivers and the bounded queue in front of storage.
+//!
+//! Data flows receiver → decode (off the async workers when large) → id validation →
+//! [`SpanQueue::submit`] (sanitize, byte-bounded queue, group-committed storage write)
+//! → answer. A client is answered only after storage returned, so an acknowledged span
+//! is stored; overload and storage failure answer "retry later" (gRPC `UNAVAILABLE`,
+//! HTTP 503 + `Retry-After`).
+//!
+//! Wiring, as the binary does it:
+//!
+//! ```ignore
+//! let queue = SpanQueue::new(&config.queue, storage.writer.clone());
+//! tokio::spawn(serve_otlp_grpc(grpc_listener, queue.clone(), config.otlp.max_grpc_message_bytes, stop.clone()));
+//! tokio::spawn(serve_otlp_http(http_listener, queue.clone(), config.otlp.max_request_body_bytes, stop));
+//! // on shutdown: stop the servers first, then
+//! queue.shutdown().await;
+//! ```
+
+pub mod error;
+pub mod metrics;
+pub mod otlp_grpc;
+pub mod otlp_http;
+pub mod otlp_json;
+pub mod queue;
+pub mod validate;
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use error::IngestError;
+pub use otlp_grpc::{OtlpGrpcService, serve_otlp_grpc};
+pub use otlp_http::{otlp_http_router, serve_otlp_http};
+pub use queue::SpanQueue;

@@ -4,8 +4,10 @@
 //! Jaeger v2: every receiver converts to it at the edge and every API converts from it.
 //! This crate does no I/O.
 
+pub mod gojson;
 pub mod ids;
 pub mod kind;
+pub mod otlp_json;
 pub mod sanitize;
 pub mod trace;
 pub mod ui;

@@ -1,8 +1,8 @@
 //! A trace as a list of OTLP `ResourceSpans`, with the helpers every role needs.
 
+use crate::SERVICE_NAME;
 use crate::ids::{SpanId, TraceId};
 use crate::otlp::{AnyValue, InstrumentationScope, KeyValue, Resource, ResourceSpans, Span, Value};
-use crate::SERVICE_NAME;
 
 /// All spans of one trace (or of one batch), grouped by resource and scope as in OTLP.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -137,7 +137,11 @@ pub fn format_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {

@@ -1,1 +1,869 @@
 //! The Jaeger UI JSON model (query spec §1.8) and the OTLP → UI conversion.
+//!
+//! The conversion follows Jaeger v2's read path: contrib's `ProtoFromTraces` (OTLP →
+//! Jaeger model), v1adapter (`@jaeger@warnings` → span warnings), then `FromDomain`
+//! (Jaeger model → UI JSON). The structs serialize to exactly the JSON Jaeger writes
+//! (key order, `null` vs `[]`); use [`crate::gojson::to_vec`] to also get Go's HTML
+//! escaping and indentation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use base64::Engine;
+use serde::ser::{Error as _, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+use crate::gojson;
+use crate::ids::{SpanId, TraceId};
+use crate::otlp::{self, AnyValue, InstrumentationScope, ResourceSpans, Value};
+use crate::{SERVICE_NAME, WARNINGS_ATTRIBUTE};
+
+/// Service name contrib gives a resource without any attribute.
+pub const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
+/// Largest integer a JavaScript number holds exactly (2^53 − 1).
+const MAX_SAFE_INT: i64 = (1 << 53) - 1;
+
+/// One trace as the UI reads it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trace {
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    pub spans: Vec<Span>,
+    /// Sorted keys when emitted, as Go does for maps: `p1`, `p10`, `p2`.
+    pub processes: BTreeMap<String, Process>,
+    /// Always `null` on the v2 path.
+    pub warnings: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+    /// Deprecated; never set on this path.
+    #[serde(rename = "parentSpanID", skip_serializing_if = "String::is_empty")]
+    pub parent_span_id: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flags: u32,
+    pub operation_name: String,
+    pub references: Vec<Reference>,
+    /// Microseconds since the epoch.
+    pub start_time: u64,
+    /// Microseconds.
+    pub duration: u64,
+    pub tags: Vec<KeyValue>,
+    pub logs: Vec<Log>,
+    #[serde(rename = "processID", skip_serializing_if = "String::is_empty")]
+    pub process_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    pub warnings: Option<Vec<String>>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RefType {
+    #[serde(rename = "CHILD_OF")]
+    ChildOf,
+    #[serde(rename = "FOLLOWS_FROM")]
+    FollowsFrom,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reference {
+    pub ref_type: RefType,
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Process {
+    pub service_name: String,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Log {
+    /// Microseconds since the epoch.
+    pub timestamp: u64,
+    pub fields: Vec<KeyValue>,
+}
+
+/// A tag: `{"key", "type", "value"}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: TagValue,
+}
+
+/// The typed value of a tag, as in Jaeger's model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TagValue {
+    String(String),
+    Bool(bool),
+    Int64(i64),
+    Float64(f64),
+    Binary(Vec<u8>),
+}
+
+impl TagValue {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TagValue::String(_) => "string",
+            TagValue::Bool(_) => "bool",
+            TagValue::Int64(_) => "int64",
+            TagValue::Float64(_) => "float64",
+            TagValue::Binary(_) => "binary",
+        }
+    }
+}
+
+// Processes are compared by value to share ids; floats compare by bits.
+impl Eq for KeyValue {}
+impl Hash for KeyValue {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.key.hash(h);
+        match &self.value {
+            TagValue::String(s) => (0u8, s).hash(h),
+            TagValue::Bool(b) => (1u8, b).hash(h),
+            TagValue::Int64(i) => (2u8, i).hash(h),
+            TagValue::Float64(f) => (3u8, f.to_bits()).hash(h),
+            TagValue::Binary(b) => (4u8, b).hash(h),
+        }
+    }
+}
+
+impl Serialize for KeyValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("KeyValue", 3)?;
+        st.serialize_field("key", &self.key)?;
+        st.serialize_field("type", self.value.type_name())?;
+        match &self.value {
+            TagValue::String(v) => st.serialize_field("value", v)?,
+            TagValue::Bool(v) => st.serialize_field("value", v)?,
+            // Beyond 2^53 − 1 a JS number loses precision, so Jaeger sends a string.
+            TagValue::Int64(v) if *v > MAX_SAFE_INT || *v < -MAX_SAFE_INT => {
+                st.serialize_field("value", &v.to_string())?
+            }
+            TagValue::Int64(v) => st.serialize_field("value", v)?,
+            TagValue::Float64(v) => {
+                let text = gojson::float(*v)
+                    .ok_or_else(|| S::Error::custom(gojson::unsupported_float(*v)))?;
+                let raw =
+                    serde_json::value::RawValue::from_string(text).map_err(S::Error::custom)?;
+                st.serialize_field("value", &raw)?
+            }
+            // Go encodes a nil []byte (what pdata gives for empty bytes) as null.
+            TagValue::Binary(v) if v.is_empty() => st.serialize_field("value", &())?,
+            TagValue::Binary(v) => st.serialize_field(
+                "value",
+                &base64::engine::general_purpose::STANDARD.encode(v),
+            )?,
+        }
+        st.end()
+    }
+}
+
+/// An operation of `GET /api/operations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    pub name: String,
+    pub span_kind: String,
+}
+
+/// A link of `GET /api/dependencies` (the storage `source` field is not sent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyLink {
+    pub parent: String,
+    pub child: String,
+    pub call_count: u64,
+}
+
+/// Converts OTLP spans to UI traces, one per trace id, in first-seen order, keeping
+/// every span (no deduplication), as `POST /api/transform` does.
+pub fn traces_from_otlp(batch: &[ResourceSpans]) -> Vec<Trace> {
+    crate::trace::group_by_trace(batch)
+        .into_iter()
+        .map(|(_, rs)| trace_from_otlp(&rs))
+        .collect()
+}
+
+/// Converts the spans of one trace. The trace id is the first span's.
+pub fn trace_from_otlp(resource_spans: &[ResourceSpans]) -> Trace {
+    let mut processes = ProcessTable::default();
+    let mut spans = Vec::with_capacity(crate::trace::span_count(resource_spans));
+    for rs in resource_spans {
+        let process = convert_process(rs.resource.as_ref());
+        // Ids are given when a process is first met through a span, so a resource
+        // without spans gets none.
+        let mut process_id: Option<String> = None;
+        for ss in &rs.scope_spans {
+            for span in &ss.spans {
+                let id = process_id
+                    .get_or_insert_with(|| processes.key(&process))
+                    .clone();
+                spans.push(convert_span(span, ss.scope.as_ref(), id));
+            }
+        }
+    }
+    Trace {
+        trace_id: spans
+            .first()
+            .map(|s| s.trace_id.clone())
+            .unwrap_or_default(),
+        spans,
+        processes: processes.into_map(),
+        warnings: None,
+    }
+}
+
+/// Jaeger's `processHashtable`: equal processes share a key `p<n>`, numbered in the
+/// order they are first met.
+#[derive(Default)]
+struct ProcessTable {
+    keys: HashMap<Process, String>,
+}
+
+impl ProcessTable {
+    fn key(&mut self, p: &Process) -> String {
+        if let Some(k) = self.keys.get(p) {
+            return k.clone();
+        }
+        let k = format!("p{}", self.keys.len() + 1);
+        self.keys.insert(p.clone(), k.clone());
+        k
+    }
+
+    fn into_map(self) -> BTreeMap<String, Process> {
+        self.keys.into_iter().map(|(p, k)| (k, p)).collect()
+    }
+}
+
+fn convert_process(resource: Option<&otlp::Resource>) -> Process {
+    let attrs = resource
+        .map(|r| r.attributes.as_slice())
+        .unwrap_or_default();
+    if attrs.is_empty() {
+        return Process {
+            service_name: NO_SERVICE_NAME.into(),
+            tags: Vec::new(),
+        };
+    }
+    // contrib takes the first `service.name` (pcommon Map.Get) and only a string value.
+    let service_name = match attrs.iter().find(|kv| kv.key == SERVICE_NAME) {
+        Some(kv) => match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(Value::StringValue(s)) => s.clone(),
+            _ => String::new(),
+        },
+        None => String::new(),
+    };
+    let tags = attrs
+        .iter()
+        .filter(|kv| kv.key != SERVICE_NAME)
+        .map(|kv| convert_kv(&kv.key, kv.value.as_ref()))
+        .collect();
+    Process { service_name, tags }
+}
+
+fn convert_span(
+    span: &otlp::Span,
+    scope: Option<&InstrumentationScope>,
+    process_id: String,
+) -> Span {
+    let trace_id = TraceId::from_slice(&span.trace_id).unwrap_or_default();
+    let parent = SpanId::from_slice(&span.parent_span_id).unwrap_or_default();
+    Span {
+        trace_id: trace_id.to_jaeger_string(),
+        span_id: SpanId::from_slice(&span.span_id)
+            .unwrap_or_default()
+            .to_hex(),
+        parent_span_id: String::new(),
+        // Not mapped on the v2 OTLP path (query spec §1.8).
+        flags: 0,
+        operation_name: span.name.clone(),
+        references: convert_references(span, trace_id, parent),
+        start_time: micros(span.start_time_unix_nano),
+        duration: duration_micros(span.start_time_unix_nano, span.end_time_unix_nano),
+        tags: span_tags(span, scope),
+        logs: span.events.iter().map(convert_event).collect(),
+        process_id,
+        process: None,
+        warnings: span_warnings(&span.attributes),
+    }
+}
+
+/// Go: `uint64(time.Unix(0, int64(ns)).UnixNano() / 1000)`.
+fn micros(ns: u64) -> u64 {
+    ((ns as i64) / 1000) as u64
+}
+
+/// Go: `uint64(end.Sub(start).Nanoseconds() / 1000)`; `Sub` saturates and a negative
+/// duration wraps.
+fn duration_micros(start: u64, end: u64) -> u64 {
+    let d = (end as i64 as i128 - start as i64 as i128).clamp(i64::MIN as i128, i64::MAX as i128);
+    ((d as i64) / 1000) as u64
+}
+
+fn convert_references(span: &otlp::Span, trace_id: TraceId, parent: SpanId) -> Vec<Reference> {
+    let mut refs = Vec::with_capacity(span.links.len() + 1);
+    // The parent goes first: readers look for it as the first CHILD_OF.
+    if !parent.is_zero() {
+        refs.push((trace_id, parent, RefType::ChildOf));
+    }
+    for link in &span.links {
+        let lt = TraceId::from_slice(&link.trace_id).unwrap_or_default();
+        let ls = SpanId::from_slice(&link.span_id).unwrap_or_default();
+        let ref_type = match link
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "opentracing.ref_type")
+        {
+            None => RefType::FollowsFrom,
+            Some(kv) => match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Value::StringValue(s)) if s == "child_of" => RefType::ChildOf,
+                _ => RefType::FollowsFrom,
+            },
+        };
+        if !parent.is_zero() && lt == trace_id && ls == parent {
+            // A link to the parent only corrects the parent reference's type.
+            refs[0].2 = ref_type;
+            continue;
+        }
+        refs.push((lt, ls, ref_type));
+    }
+    refs.into_iter()
+        .map(|(t, s, ref_type)| Reference {
+            ref_type,
+            trace_id: t.to_jaeger_string(),
+            span_id: s.to_hex(),
+        })
+        .collect()
+}
+
+fn span_tags(span: &otlp::Span, scope: Option<&InstrumentationScope>) -> Vec<KeyValue> {
+    let string = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: TagValue::String(v.into()),
+    };
+    let mut tags = Vec::with_capacity(span.attributes.len() + 6);
+    if let Some(scope) = scope {
+        if !scope.name.is_empty() {
+            tags.push(string("otel.scope.name", &scope.name));
+        }
+        if !scope.version.is_empty() {
+            tags.push(string("otel.scope.version", &scope.version));
+        }
+    }
+    // v1adapter moves the warnings attribute out of the tags into span warnings.
+    tags.extend(
+        span.attributes
+            .iter()
+            .filter(|kv| kv.key != WARNINGS_ATTRIBUTE)
+            .map(|kv| convert_kv(&kv.key, kv.value.as_ref())),
+    );
+    let kind = crate::kind::kind_name(span.kind);
+    if !kind.is_empty() {
+        tags.push(string("span.kind", kind));
+    }
+    let (code, message) = span
+        .status
+        .as_ref()
+        .map(|s| (s.code, s.message.as_str()))
+        .unwrap_or((0, ""));
+    use otlp::trace::status::StatusCode;
+    match StatusCode::try_from(code) {
+        Ok(StatusCode::Ok) => tags.push(string("otel.status_code", "OK")),
+        Ok(StatusCode::Error) => {
+            tags.push(string("otel.status_code", "ERROR"));
+            tags.push(KeyValue {
+                key: "error".into(),
+                value: TagValue::Bool(true),
+            });
+        }
+        _ => {}
+    }
+    if !message.is_empty() {
+        tags.push(string("otel.status_description", message));
+    }
+    if !span.trace_state.is_empty() {
+        tags.push(string("w3c.tracestate", &span.trace_state));
+    }
+    tags
+}
+
+fn convert_event(e: &otlp::Event) -> Log {
+    let mut fields = Vec::with_capacity(e.attributes.len() + 1);
+    if !e.name.is_empty() && !e.attributes.iter().any(|kv| kv.key == "event") {
+        fields.push(KeyValue {
+            key: "event".into(),
+            value: TagValue::String(e.name.clone()),
+        });
+    }
+    fields.extend(
+        e.attributes
+            .iter()
+            .map(|kv| convert_kv(&kv.key, kv.value.as_ref())),
+    );
+    Log {
+        timestamp: micros(e.time_unix_nano),
+        fields,
+    }
+}
+
+/// jptrace `GetWarnings`: a string, or a slice whose non-string items read as `""`.
+fn span_warnings(attrs: &[otlp::KeyValue]) -> Option<Vec<String>> {
+    let v = attrs
+        .iter()
+        .find(|kv| kv.key == WARNINGS_ATTRIBUTE)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?;
+    let w = match v {
+        Value::StringValue(s) => vec![s.clone()],
+        Value::ArrayValue(a) => a
+            .values
+            .iter()
+            .map(|x| match &x.value {
+                Some(Value::StringValue(s)) => s.clone(),
+                _ => String::new(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    (!w.is_empty()).then_some(w)
+}
+
+/// contrib `attributeToJaegerProtoTag`.
+fn convert_kv(key: &str, value: Option<&AnyValue>) -> KeyValue {
+    let value = match value.and_then(|v| v.value.as_ref()) {
+        None | Some(Value::StringValueStrindex(_)) => TagValue::String(String::new()),
+        Some(Value::StringValue(s)) => TagValue::String(s.clone()),
+        Some(Value::BoolValue(b)) => TagValue::Bool(*b),
+        Some(Value::IntValue(i)) => TagValue::Int64(*i),
+        Some(Value::DoubleValue(d)) => TagValue::Float64(*d),
+        Some(Value::BytesValue(b)) => TagValue::Binary(b.clone()),
+        Some(v @ (Value::ArrayValue(_) | Value::KvlistValue(_))) => {
+            TagValue::String(as_string_json(v))
+        }
+    };
+    KeyValue {
+        key: key.into(),
+        value,
+    }
+}
+
+/// pdata `AsString` of a map or slice: `json.Marshal(v.AsRaw())`, so map keys sorted,
+/// Go floats and escaping; an unencodable float makes the whole text empty.
+fn as_string_json(v: &Value) -> String {
+    let mut out = String::new();
+    if write_go_json(v, &mut out) {
+        out
+    } else {
+        String::new()
+    }
+}
+
+fn write_go_json(v: &Value, out: &mut String) -> bool {
+    match v {
+        Value::StringValue(s) => out.push_str(&gojson::string(s)),
+        Value::BoolValue(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::IntValue(i) => out.push_str(&i.to_string()),
+        Value::DoubleValue(d) => match gojson::float(*d) {
+            Some(s) => out.push_str(&s),
+            None => return false,
+        },
+        Value::BytesValue(b) if b.is_empty() => out.push_str("null"),
+        Value::StringValueStrindex(_) => out.push_str("null"),
+        Value::BytesValue(b) => {
+            out.push('"');
+            out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+            out.push('"');
+        }
+        Value::ArrayValue(a) => {
+            out.push('[');
+            for (i, x) in a.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match &x.value {
+                    Some(x) => {
+                        if !write_go_json(x, out) {
+                            return false;
+                        }
+                    }
+                    None => out.push_str("null"),
+                }
+            }
+            out.push(']');
+        }
+        Value::KvlistValue(kvs) => {
+            // A Go map: last duplicate wins, keys sorted.
+            let map: BTreeMap<&str, Option<&Value>> = kvs
+                .values
+                .iter()
+                .map(|kv| {
+                    (
+                        kv.key.as_str(),
+                        kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                    )
+                })
+                .collect();
+            out.push('{');
+            for (i, (k, x)) in map.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&gojson::string(k));
+                out.push(':');
+                match x {
+                    Some(x) => {
+                        if !write_go_json(x, out) {
+                            return false;
+                        }
+                    }
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::common::{ArrayValue, KeyValueList};
+    use crate::otlp::{Event, Link, Resource, ScopeSpans, Status};
+    use crate::trace::kv;
+
+    fn s(v: &str) -> Value {
+        Value::StringValue(v.into())
+    }
+
+    fn tid(hex: &str) -> Vec<u8> {
+        TraceId::parse_hex(hex).unwrap().0.to_vec()
+    }
+
+    fn sid(hex: &str) -> Vec<u8> {
+        SpanId::parse_hex(hex).unwrap().0.to_vec()
+    }
+
+    fn json(t: &Trace) -> String {
+        String::from_utf8(gojson::to_vec(t, false).unwrap()).unwrap()
+    }
+
+    fn rs(
+        attrs: Vec<otlp::KeyValue>,
+        scope: Option<InstrumentationScope>,
+        spans: Vec<otlp::Span>,
+    ) -> ResourceSpans {
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes: attrs,
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope,
+                spans,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }
+    }
+
+    /// The full mapping on one trace: every tag rule, events, links, warnings, ids.
+    #[test]
+    fn otlp_to_ui_golden() {
+        let trace = "83a9efd15c1c98a977e0711cc93ee28b";
+        let root = otlp::Span {
+            trace_id: tid(trace),
+            span_id: sid("e127af99e3b3e074"),
+            trace_state: "k=v".into(),
+            name: "GET /".into(),
+            kind: 2,
+            start_time_unix_nano: 1_706_678_909_209_712_123,
+            end_time_unix_nano: 1_706_678_909_209_835_999,
+            attributes: vec![
+                kv("http.method", s("GET")),
+                kv("big", Value::IntValue(9_223_372_036_854_775_222)),
+                kv("small", Value::IntValue(-42)),
+                kv("ratio", Value::DoubleValue(1.0)),
+                kv("tiny", Value::DoubleValue(1e-7)),
+                kv("ok", Value::BoolValue(false)),
+                kv("bin", Value::BytesValue(vec![0, 0, 0x30, 0x39])),
+                kv(
+                    "list",
+                    Value::ArrayValue(ArrayValue {
+                        values: vec![
+                            AnyValue {
+                                value: Some(s("a")),
+                            },
+                            AnyValue {
+                                value: Some(Value::IntValue(1)),
+                            },
+                            AnyValue {
+                                value: Some(Value::DoubleValue(2.0)),
+                            },
+                        ],
+                    }),
+                ),
+                kv(
+                    "map",
+                    Value::KvlistValue(KeyValueList {
+                        values: vec![kv("z", s("<")), kv("a", Value::BoolValue(true))],
+                    }),
+                ),
+                otlp::KeyValue {
+                    key: "empty".into(),
+                    value: None,
+                    ..Default::default()
+                },
+                kv(
+                    WARNINGS_ATTRIBUTE,
+                    Value::ArrayValue(ArrayValue {
+                        values: vec![AnyValue {
+                            value: Some(s("w1")),
+                        }],
+                    }),
+                ),
+            ],
+            events: vec![
+                Event {
+                    time_unix_nano: 1_706_678_909_209_800_000,
+                    name: "cache miss".into(),
+                    attributes: vec![kv("key", s("user:1"))],
+                    ..Default::default()
+                },
+                Event {
+                    time_unix_nano: 1_706_678_909_209_801_000,
+                    name: "named".into(),
+                    attributes: vec![kv("event", s("explicit"))],
+                    ..Default::default()
+                },
+            ],
+            status: Some(Status {
+                code: 2,
+                message: "boom".into(),
+            }),
+            ..Default::default()
+        };
+        let child = otlp::Span {
+            trace_id: tid(trace),
+            span_id: sid("909541b92cf05311"),
+            parent_span_id: sid("e127af99e3b3e074"),
+            name: "db".into(),
+            kind: 3,
+            start_time_unix_nano: 1_706_678_909_209_720_000,
+            end_time_unix_nano: 1_706_678_909_209_730_000,
+            links: vec![
+                // A link to the parent without a type turns the parent ref FOLLOWS_FROM.
+                Link {
+                    trace_id: tid(trace),
+                    span_id: sid("e127af99e3b3e074"),
+                    ..Default::default()
+                },
+                Link {
+                    trace_id: tid("0000000000000000000000000000abcd"),
+                    span_id: sid("0000000000000001"),
+                    attributes: vec![kv("opentracing.ref_type", s("child_of"))],
+                    ..Default::default()
+                },
+            ],
+            status: Some(Status {
+                code: 1,
+                message: String::new(),
+            }),
+            ..Default::default()
+        };
+        let scope = InstrumentationScope {
+            name: "lib".into(),
+            version: "1.2".into(),
+            ..Default::default()
+        };
+        let batch = vec![
+            rs(
+                vec![kv("service.name", s("frontend")), kv("host.name", s("h1"))],
+                Some(scope),
+                vec![root],
+            ),
+            rs(vec![kv("service.name", s("db"))], None, vec![child]),
+        ];
+        let got = json(&trace_from_otlp(&batch));
+        let want = concat!(
+            r#"{"traceID":"83a9efd15c1c98a977e0711cc93ee28b","spans":["#,
+            r#"{"traceID":"83a9efd15c1c98a977e0711cc93ee28b","spanID":"e127af99e3b3e074","operationName":"GET /","references":[],"#,
+            r#""startTime":1706678909209712,"duration":123,"tags":["#,
+            r#"{"key":"otel.scope.name","type":"string","value":"lib"},"#,
+            r#"{"key":"otel.scope.version","type":"string","value":"1.2"},"#,
+            r#"{"key":"http.method","type":"string","value":"GET"},"#,
+            r#"{"key":"big","type":"int64","value":"9223372036854775222"},"#,
+            r#"{"key":"small","type":"int64","value":-42},"#,
+            r#"{"key":"ratio","type":"float64","value":1},"#,
+            r#"{"key":"tiny","type":"float64","value":1e-7},"#,
+            r#"{"key":"ok","type":"bool","value":false},"#,
+            r#"{"key":"bin","type":"binary","value":"AAAwOQ=="},"#,
+            r#"{"key":"list","type":"string","value":"[\"a\",1,2]"},"#,
+            r#"{"key":"map","type":"string","value":"{\"a\":true,\"z\":\"\\u003c\"}"},"#,
+            r#"{"key":"empty","type":"string","value":""},"#,
+            r#"{"key":"span.kind","type":"string","value":"server"},"#,
+            r#"{"key":"otel.status_code","type":"string","value":"ERROR"},"#,
+            r#"{"key":"error","type":"bool","value":true},"#,
+            r#"{"key":"otel.status_description","type":"string","value":"boom"},"#,
+            r#"{"key":"w3c.tracestate","type":"string","value":"k=v"}],"#,
+            r#""logs":[{"timestamp":1706678909209800,"fields":[{"key":"event","type":"string","value":"cache miss"},{"key":"key","type":"string","value":"user:1"}]},"#,
+            r#"{"timestamp":1706678909209801,"fields":[{"key":"event","type":"string","value":"explicit"}]}],"#,
+            r#""processID":"p1","warnings":["w1"]},"#,
+            r#"{"traceID":"83a9efd15c1c98a977e0711cc93ee28b","spanID":"909541b92cf05311","operationName":"db","references":["#,
+            r#"{"refType":"FOLLOWS_FROM","traceID":"83a9efd15c1c98a977e0711cc93ee28b","spanID":"e127af99e3b3e074"},"#,
+            r#"{"refType":"CHILD_OF","traceID":"000000000000abcd","spanID":"0000000000000001"}],"#,
+            r#""startTime":1706678909209720,"duration":10,"tags":[{"key":"span.kind","type":"string","value":"client"},"#,
+            r#"{"key":"otel.status_code","type":"string","value":"OK"}],"logs":[],"processID":"p2","warnings":null}],"#,
+            r#""processes":{"p1":{"serviceName":"frontend","tags":[{"key":"host.name","type":"string","value":"h1"}]},"#,
+            r#""p2":{"serviceName":"db","tags":[]}},"warnings":null}"#,
+        );
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn processes_shared_and_sorted_as_go_map_keys() {
+        let span = |i: u64| otlp::Span {
+            trace_id: tid("1"),
+            span_id: SpanId::from_u64(i).0.to_vec(),
+            name: "op".into(),
+            ..Default::default()
+        };
+        // Eleven distinct resources, then a repeat of the first one.
+        let mut batch: Vec<ResourceSpans> = (0..11)
+            .map(|i| {
+                rs(
+                    vec![kv("service.name", s(&format!("svc{i}")))],
+                    None,
+                    vec![span(i + 1)],
+                )
+            })
+            .collect();
+        batch.push(rs(
+            vec![kv("service.name", s("svc0"))],
+            None,
+            vec![span(99)],
+        ));
+        batch.push(rs(vec![], None, vec![span(100)]));
+        let t = trace_from_otlp(&batch);
+        assert_eq!(t.trace_id, "0000000000000001");
+        let keys: Vec<&str> = t.processes.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "p1", "p10", "p11", "p12", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"
+            ]
+        );
+        assert_eq!(t.spans[11].process_id, "p1");
+        assert_eq!(t.spans[12].process_id, "p12");
+        assert_eq!(t.processes["p12"].service_name, NO_SERVICE_NAME);
+        assert_eq!(t.processes["p10"].service_name, "svc9");
+    }
+
+    #[test]
+    fn int64_safe_range_and_nan() {
+        let tag = |v: Value| json_kv(&convert_kv("k", Some(&AnyValue { value: Some(v) })));
+        assert_eq!(
+            tag(Value::IntValue(MAX_SAFE_INT)),
+            r#"{"key":"k","type":"int64","value":9007199254740991}"#
+        );
+        assert_eq!(
+            tag(Value::IntValue(MAX_SAFE_INT + 1)),
+            r#"{"key":"k","type":"int64","value":"9007199254740992"}"#
+        );
+        assert_eq!(
+            tag(Value::IntValue(-MAX_SAFE_INT - 1)),
+            r#"{"key":"k","type":"int64","value":"-9007199254740992"}"#
+        );
+        assert_eq!(
+            tag(Value::DoubleValue(1e21)),
+            r#"{"key":"k","type":"float64","value":1e+21}"#
+        );
+        assert_eq!(
+            tag(Value::BytesValue(vec![])),
+            r#"{"key":"k","type":"binary","value":null}"#
+        );
+        let nan = convert_kv(
+            "k",
+            Some(&AnyValue {
+                value: Some(Value::DoubleValue(f64::NAN)),
+            }),
+        );
+        let err = gojson::to_vec(&nan, false).unwrap_err();
+        assert_eq!(err.to_string(), "json: unsupported value: NaN");
+        // Plain serde_json gives the same text: the float is a raw JSON fragment.
+        let plain = convert_kv(
+            "k",
+            Some(&AnyValue {
+                value: Some(Value::DoubleValue(3.0)),
+            }),
+        );
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"key":"k","type":"float64","value":3}"#
+        );
+    }
+
+    fn json_kv(k: &KeyValue) -> String {
+        String::from_utf8(gojson::to_vec(k, false).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn times_truncate_and_negative_duration_wraps() {
+        assert_eq!(micros(1_999), 1);
+        assert_eq!(duration_micros(2_000, 1_000), (-1i64) as u64);
+        assert_eq!(duration_micros(1_000, 2_999), 1);
+    }
+
+    #[test]
+    fn warnings_tolerate_plain_string_and_are_removed_from_tags() {
+        let span = otlp::Span {
+            trace_id: tid("1"),
+            span_id: sid("2"),
+            attributes: vec![kv(WARNINGS_ATTRIBUTE, s("only one")), kv("a", s("b"))],
+            ..Default::default()
+        };
+        let t = trace_from_otlp(&[rs(vec![kv("service.name", s("x"))], None, vec![span])]);
+        assert_eq!(
+            t.spans[0].warnings.as_deref(),
+            Some(&["only one".to_string()][..])
+        );
+        assert_eq!(t.spans[0].tags.len(), 1);
+        assert_eq!(t.spans[0].tags[0].key, "a");
+    }
+
+    #[test]
+    fn transform_groups_by_trace_in_first_seen_order_without_dedup() {
+        let span = |t: &str, id: &str| otlp::Span {
+            trace_id: tid(t),
+            span_id: sid(id),
+            ..Default::default()
+        };
+        let batch = vec![rs(
+            vec![kv("service.name", s("x"))],
+            None,
+            vec![span("b", "1"), span("a", "2"), span("b", "1")],
+        )];
+        let traces = traces_from_otlp(&batch);
+        assert_eq!(traces.len(), 2);
+        assert_eq!(traces[0].trace_id, "000000000000000b");
+        assert_eq!(traces[0].spans.len(), 2);
+        assert_eq!(traces[1].trace_id, "000000000000000a");
+    }
+}

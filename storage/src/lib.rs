@@ -33,6 +33,9 @@ pub enum StorageError {
     Engine(String),
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The backend does not offer this operation.
+    #[error("not supported by this storage backend: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Time is nanoseconds since the Unix epoch throughout the seam.
@@ -107,6 +110,20 @@ pub trait SpanReader: Send + Sync {
     async fn get_services(&self) -> Result<Vec<String>>;
     /// Operations of a service, sorted by name then kind.
     async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>>;
+
+    /// Streams every stored span whose start time is in `[start, end)`, in chunks, for
+    /// batch jobs (the dependencies job). A chunk holds spans of any traces; the spans of
+    /// one trace may arrive in several chunks. Returns when everything was sent or the
+    /// receiver hung up.
+    async fn scan_spans(
+        &self,
+        start: UnixNanos,
+        end: UnixNanos,
+        sink: tokio::sync::mpsc::Sender<Vec<ResourceSpans>>,
+    ) -> Result<()> {
+        let _ = (start, end, sink);
+        Err(StorageError::Unsupported("scan_spans"))
+    }
 }
 
 #[async_trait]

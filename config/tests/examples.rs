@@ -1,0 +1,258 @@
+//! Every file in examples/ loads, validates and maps as documented.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jaeger_config::StorageKind;
+use jaeger_config::v2::{
+    BackendKind, ConfigError, Exporter, Extension, JaegerV2Config, LoadedConfig, Receiver,
+    load_file_with_env, parse_str_with_env,
+};
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load(name: &str) -> LoadedConfig {
+    load_file_with_env(example(name), &no_env).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn parse(name: &str) -> JaegerV2Config {
+    let text = std::fs::read_to_string(example(name)).expect("example exists");
+    parse_str_with_env(&text, &no_env)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .0
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("test address")
+}
+
+#[test]
+fn every_example_parses_and_validates() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples dir") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            parse_str_with_env(&text, &no_env)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "expected at least 6 examples, found {n}");
+}
+
+#[test]
+fn memory_example_maps_to_the_memory_store_on_localhost() {
+    let c = load("config-memory.yaml");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.trace_storage.as_deref(), Some("some_storage"));
+    let r = &c.runtime;
+    assert_eq!(r.storage.kind, StorageKind::Memory);
+    assert_eq!(r.storage.memory.max_traces, 100_000);
+    assert_eq!(r.otlp.grpc_endpoint, addr("127.0.0.1:4317"));
+    assert_eq!(r.otlp.http_endpoint, addr("127.0.0.1:4318"));
+    assert_eq!(r.query.http_endpoint, addr("127.0.0.1:16686"));
+    assert_eq!(r.admin.health_endpoint, addr("127.0.0.1:13133"));
+    assert_eq!(r.admin.metrics_endpoint, addr("127.0.0.1:8888"));
+    // Untouched knobs keep their defaults.
+    assert_eq!(r.otlp.max_request_body_bytes, 20 * 1024 * 1024);
+    assert_eq!(r.query.base_path, "/");
+
+    // The rest of the model is there for the roles that need it.
+    let v2 = &c.v2;
+    assert_eq!(
+        v2.trace_receivers()
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>(),
+        ["otlp", "jaeger", "zipkin"]
+    );
+    let Some(Receiver::Jaeger(j)) = v2.receivers.get("jaeger") else {
+        panic!("jaeger receiver")
+    };
+    assert_eq!(
+        j.protocols
+            .thrift_compact
+            .as_ref()
+            .and_then(|u| u.endpoint.as_deref()),
+        Some("localhost:6831")
+    );
+    let Some(Extension::RemoteSampling(rs)) = v2.extensions.get("remote_sampling") else {
+        panic!("remote_sampling")
+    };
+    let file = rs.file.as_ref().expect("file provider");
+    assert_eq!(file.default_sampling_probability, 1.0);
+    assert_eq!(file.reload_interval.0, Duration::from_secs(1));
+    assert_eq!(rs.http.endpoint.as_deref(), Some("localhost:5778"));
+}
+
+#[test]
+fn listen_host_from_the_environment() {
+    let env = |n: &str| (n == "JAEGER_LISTEN_HOST").then(|| "0.0.0.0".to_string());
+    let c = load_file_with_env(example("config-memory.yaml"), &env).expect("loads");
+    assert_eq!(c.runtime.otlp.grpc_endpoint, addr("0.0.0.0:4317"));
+    assert_eq!(c.runtime.query.http_endpoint, addr("0.0.0.0:16686"));
+    assert_eq!(c.runtime.admin.metrics_endpoint, addr("0.0.0.0:8888"));
+}
+
+#[test]
+fn all_in_one_example_maps_badger_to_the_embedded_store() {
+    let c = load("config-all-in-one.yaml");
+    let s = &c.runtime.storage;
+    assert_eq!(s.kind, StorageKind::Embedded);
+    assert_eq!(s.embedded.data_dir, PathBuf::from("/tmp/jaeger"));
+    assert_eq!(s.embedded.retention, Duration::from_secs(72 * 3600));
+    assert!(!s.embedded.sync_writes);
+    assert!(!c.ephemeral_storage);
+    assert_eq!(c.runtime.query.max_clock_skew_adjust, Duration::ZERO);
+
+    let env = |n: &str| (n == "JAEGER_DATA_DIR").then(|| "/var/lib/jaeger".to_string());
+    let c = load_file_with_env(example("config-all-in-one.yaml"), &env).expect("loads");
+    assert_eq!(
+        c.runtime.storage.embedded.data_dir,
+        PathBuf::from("/var/lib/jaeger")
+    );
+}
+
+#[test]
+fn cassandra_example_validates_but_cannot_run_yet() {
+    let v2 = parse("config-cassandra.yaml");
+    let backends = &v2.jaeger_storage().expect("jaeger_storage").backends;
+    let main = backends["some_storage"]
+        .cassandra
+        .as_ref()
+        .expect("cassandra");
+    assert_eq!(main.schema.keyspace, "jaeger_v1_dc1");
+    // "${env:CASSANDRA_CREATE_SCHEMA:-true}" in quotes is still a boolean.
+    assert!(main.schema.create);
+    assert!(main.connection.tls.insecure);
+    assert_eq!(main.connection.servers.0, ["127.0.0.1"]);
+    let basic = main.connection.auth.basic.as_ref().expect("basic auth");
+    assert_eq!(
+        (basic.username.as_str(), basic.password.as_str()),
+        ("cassandra", "cassandra")
+    );
+    assert_eq!(
+        backends["another_storage"]
+            .cassandra
+            .as_ref()
+            .expect("archive")
+            .schema
+            .keyspace,
+        "jaeger_v1_dc1_archive"
+    );
+    let q = v2.jaeger_query().expect("jaeger_query");
+    assert_eq!(q.storage.traces_archive.as_deref(), Some("another_storage"));
+
+    let err = load_file_with_env(example("config-cassandra.yaml"), &no_env).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "extensions.jaeger_storage.backends.some_storage: storage backend cassandra is not supported yet"
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        err.flatten()[0],
+        ConfigError::UnsupportedBackend {
+            kind: "cassandra",
+            ..
+        }
+    ));
+
+    let env = |n: &str| (n == "CASSANDRA_CREATE_SCHEMA").then(|| "false".to_string());
+    let text = std::fs::read_to_string(example("config-cassandra.yaml")).expect("read");
+    let (v2, _) = parse_str_with_env(&text, &env).expect("parses");
+    assert!(
+        !v2.backend("some_storage")
+            .unwrap()
+            .cassandra
+            .as_ref()
+            .unwrap()
+            .schema
+            .create
+    );
+}
+
+#[test]
+fn opensearch_example_has_primary_and_archive_prefixes() {
+    let v2 = parse("config-opensearch.yaml");
+    let main = v2.backend("some_storage").expect("primary");
+    assert_eq!(main.kind(), Some(BackendKind::Opensearch));
+    let os = main.opensearch.as_ref().expect("opensearch");
+    assert_eq!(os.effective_index_prefix(), "jaeger-main");
+    assert_eq!(os.server_urls.0, ["http://localhost:9200"]);
+    assert_eq!(os.indices.spans.shards, 5);
+    assert_eq!(os.indices.spans.rollover_frequency.as_deref(), Some("day"));
+    assert_eq!(
+        os.bulk_processing.flush_interval.0,
+        Duration::from_millis(200)
+    );
+    assert!(os.effective_create_mappings());
+    let archive = v2
+        .backend("another_storage")
+        .and_then(|b| b.opensearch.as_ref())
+        .expect("archive");
+    assert_eq!(archive.effective_index_prefix(), "jaeger-archive");
+
+    let err = load_file_with_env(example("config-opensearch.yaml"), &no_env).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("storage backend opensearch is not supported yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kafka_collector_example_has_no_storage_and_writes_to_kafka() {
+    let c = load("config-kafka-collector.yaml");
+    assert_eq!(c.trace_storage, None);
+    assert_eq!(c.runtime.otlp.grpc_endpoint, addr("0.0.0.0:4317"));
+    let exporters = c.v2.trace_exporters();
+    let [("kafka", Exporter::Kafka(k))] = exporters.as_slice() else {
+        panic!("one kafka exporter: {exporters:?}")
+    };
+    assert_eq!(k.brokers.0, ["localhost:9092"]);
+    assert_eq!(k.trace_topic(), "jaeger-spans");
+    assert_eq!(k.trace_encoding(), "otlp_proto");
+    assert!(c.v2.jaeger_query().is_none());
+
+    let env = |n: &str| match n {
+        "KAFKA_BROKER" => Some("kafka-1:9092".to_string()),
+        "KAFKA_ENCODING" => Some("jaeger_proto".to_string()),
+        _ => None,
+    };
+    let c = load_file_with_env(example("config-kafka-collector.yaml"), &env).expect("loads");
+    let Some(Exporter::Kafka(k)) = c.v2.exporters.get("kafka") else {
+        panic!("kafka exporter")
+    };
+    assert_eq!(k.brokers.0, ["kafka-1:9092"]);
+    assert_eq!(k.trace_encoding(), "jaeger_proto");
+}
+
+#[test]
+fn kafka_ingester_example_reads_kafka_into_the_embedded_store() {
+    let c = load("config-kafka-ingester.yaml");
+    assert_eq!(c.runtime.storage.kind, StorageKind::Embedded);
+    assert_eq!(
+        c.runtime.storage.embedded.data_dir,
+        PathBuf::from("/tmp/jaeger-ingester")
+    );
+    assert_eq!(c.runtime.admin.health_endpoint, addr("0.0.0.0:14133"));
+    assert_eq!(c.runtime.admin.metrics_endpoint, addr("0.0.0.0:8889"));
+    let Some(Receiver::Kafka(k)) = c.v2.receivers.get("kafka") else {
+        panic!("kafka receiver")
+    };
+    assert_eq!(k.trace_topics(), ["jaeger-spans"]);
+    assert_eq!(k.initial_offset, "earliest");
+    assert!(k.autocommit.enable);
+}

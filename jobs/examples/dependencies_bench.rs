@@ -1,0 +1,218 @@
+//! Derives dependency links for N generated spans through the job's own pipeline
+//! (scan → partitioned rows → DataFusion plan) and prints spans/s and peak RSS.
+//!
+//! `cargo run --release -p jaeger-jobs --example dependencies_bench`
+//! Env: `DEPS_BENCH_SPANS` (10000000), `DEPS_BENCH_MEMORY_MB` (512, 0 = no limit),
+//! `DEPS_BENCH_PARTITIONS` (64), `DEPS_BENCH_THREADS` (available cores).
+//!
+//! Spans are generated on the fly inside `scan_spans` (never all in memory), as traces of
+//! 10 spans over 40 services: client/server pairs, an in-process child, a `peer.service`
+//! leaf, a producer → consumer hop. Generation alone is timed first and reported, so the
+//! derivation's own rate can be read off.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use jaeger_jobs::DependenciesJobOptions;
+use jaeger_jobs::dependencies::{DAY_NANOS, derive_links};
+use jaeger_model::otlp::{KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value};
+use jaeger_model::{Trace, TraceId};
+use jaeger_storage::{
+    GetTraceParams, Operation, OperationQuery, SpanReader, TraceQuery, UnixNanos,
+};
+
+const START: u64 = 1_772_582_400 * 1_000_000_000;
+const SPANS_PER_TRACE: u64 = 10;
+const TRACES_PER_CHUNK: u64 = 100;
+const SERVICES: u64 = 40;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    jaeger_model::trace::kv(key, Value::StringValue(value.into()))
+}
+
+/// One trace as four resource spans (one per service it touches).
+fn trace(n: u64, out: &mut Vec<ResourceSpans>) {
+    let h = splitmix(n);
+    let trace_id: Vec<u8> = [splitmix(h).to_be_bytes(), h.to_be_bytes()].concat();
+    let sid = |i: u64| splitmix(h ^ (i + 1)).max(1);
+    let svc = |k: u64| format!("service-{}", (h >> (k * 8)) % SERVICES);
+    let start = START + (h % (DAY_NANOS - 1_000_000_000));
+    // (span index, parent index or none, kind, service slot, peer)
+    let layout: [(u64, Option<u64>, i32, u64, Option<&str>); SPANS_PER_TRACE as usize] = [
+        (0, None, 2, 0, None),
+        (1, Some(0), 3, 0, None),
+        (2, Some(1), 2, 1, None),
+        (3, Some(2), 1, 1, None),
+        (4, Some(3), 3, 1, Some("postgres")),
+        (5, Some(2), 3, 1, None),
+        (6, Some(5), 2, 2, None),
+        (7, Some(6), 4, 2, Some("kafka")),
+        (8, Some(7), 5, 3, None),
+        (9, Some(8), 1, 3, None),
+    ];
+    let mut by_slot: [Vec<Span>; 4] = Default::default();
+    for (i, parent, kind, slot, peer) in layout {
+        let mut attributes = vec![kv("http.method", "GET"), kv("component", "bench")];
+        if let Some(peer) = peer {
+            attributes.push(kv("peer.service", peer));
+        }
+        by_slot[slot as usize].push(Span {
+            trace_id: trace_id.clone(),
+            span_id: sid(i).to_be_bytes().to_vec(),
+            parent_span_id: parent
+                .map(|p| sid(p).to_be_bytes().to_vec())
+                .unwrap_or_default(),
+            name: format!("op-{i}"),
+            kind,
+            start_time_unix_nano: start + i * 1000,
+            end_time_unix_nano: start + i * 1000 + 500,
+            attributes,
+            ..Default::default()
+        });
+    }
+    for (slot, spans) in by_slot.into_iter().enumerate() {
+        out.push(ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", &svc(slot as u64))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+    }
+}
+
+fn chunk(first_trace: u64, traces: u64) -> Vec<ResourceSpans> {
+    let mut out = Vec::with_capacity(traces as usize * 4);
+    for n in first_trace..first_trace + traces {
+        trace(n, &mut out);
+    }
+    out
+}
+
+struct Generator {
+    traces: u64,
+}
+
+#[async_trait]
+impl SpanReader for Generator {
+    async fn get_trace(&self, _: GetTraceParams) -> jaeger_storage::Result<Option<Trace>> {
+        Ok(None)
+    }
+    async fn find_traces(&self, _: &TraceQuery) -> jaeger_storage::Result<Vec<Trace>> {
+        Ok(vec![])
+    }
+    async fn find_trace_ids(&self, _: &TraceQuery) -> jaeger_storage::Result<Vec<TraceId>> {
+        Ok(vec![])
+    }
+    async fn get_services(&self) -> jaeger_storage::Result<Vec<String>> {
+        Ok(vec![])
+    }
+    async fn get_operations(&self, _: &OperationQuery) -> jaeger_storage::Result<Vec<Operation>> {
+        Ok(vec![])
+    }
+    async fn scan_spans(
+        &self,
+        _start: UnixNanos,
+        _end: UnixNanos,
+        sink: tokio::sync::mpsc::Sender<Vec<ResourceSpans>>,
+    ) -> jaeger_storage::Result<()> {
+        let mut n = 0;
+        while n < self.traces {
+            let count = TRACES_PER_CHUNK.min(self.traces - n);
+            if sink.send(chunk(n, count)).await.is_err() {
+                break;
+            }
+            n += count;
+        }
+        Ok(())
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let spans = env_u64("DEPS_BENCH_SPANS", 10_000_000);
+    let memory_mb = env_u64("DEPS_BENCH_MEMORY_MB", 512);
+    let defaults = DependenciesJobOptions::default();
+    let threads = env_u64("DEPS_BENCH_THREADS", defaults.threads as u64) as usize;
+    let partitions = env_u64("DEPS_BENCH_PARTITIONS", defaults.partitions as u64) as usize;
+    let traces = spans / SPANS_PER_TRACE;
+    let spans = traces * SPANS_PER_TRACE;
+
+    let t = Instant::now();
+    let mut generated = 0u64;
+    let mut n = 0;
+    while n < traces {
+        let count = TRACES_PER_CHUNK.min(traces - n);
+        generated += chunk(n, count).len() as u64;
+        n += count;
+    }
+    let gen_secs = t.elapsed().as_secs_f64();
+    assert!(generated > 0 || traces == 0);
+
+    let opts = DependenciesJobOptions {
+        start: START,
+        end: START + DAY_NANOS,
+        memory_limit_bytes: (memory_mb > 0).then_some((memory_mb as usize) << 20),
+        threads,
+        partitions,
+        ..defaults
+    };
+    let reader = Arc::new(Generator { traces });
+    let t = Instant::now();
+    let out = derive_links(reader, &opts).await.expect("derive links");
+    let secs = t.elapsed().as_secs_f64();
+    let derive_secs = (secs - gen_secs).max(f64::EPSILON);
+    let s = &out.summary;
+    println!("{s}");
+    println!(
+        "spans {spans}, threads {threads}, memory limit {memory_mb} MiB, partitions {partitions}"
+    );
+    println!(
+        "generation alone: {gen_secs:.2}s ({:.0} spans/s)",
+        spans as f64 / gen_secs
+    );
+    println!(
+        "job incl. generation: {secs:.2}s = {:.0} spans/s ({:.0} spans/s per core)",
+        spans as f64 / secs,
+        spans as f64 / secs / threads as f64
+    );
+    println!(
+        "job minus generation: {derive_secs:.2}s = {:.0} spans/s ({:.0} spans/s per core)",
+        spans as f64 / derive_secs,
+        spans as f64 / derive_secs / threads as f64
+    );
+    println!("peak RSS (VmHWM): {} MiB", peak_rss_kib() / 1024);
+    assert_eq!(s.spans_read, spans, "every generated span must be read");
+}

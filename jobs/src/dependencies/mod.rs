@@ -1,0 +1,470 @@
+//! The dependencies job: reads the spans of a time window from storage, derives the
+//! service links with DataFusion, and writes them back for that window.
+//!
+//! Two phases, both off the caller's async threads (a dedicated thread with its own
+//! Tokio runtime for DataFusion):
+//! 1. [`rows`]: the storage scan streams OTLP chunks; each span becomes a compact row in
+//!    one of `partitions` hash partitions of its trace id; partitions spill to Arrow IPC
+//!    files when the buffered rows pass half of the memory limit.
+//! 2. [`plan`]: partitions are grouped into runs of bounded size; each run goes through
+//!    one DataFusion plan (hash joins, or spilling sort-merge joins when the memory pool
+//!    refuses), and the per-run counts are summed.
+//!
+//! The rules (what counts as a call, what bad input does) are in `docs/dependencies-job.md`
+//! and on [`JobSummary`]'s counters.
+
+mod plan;
+mod rows;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::execution::memory_pool::{FairSpillPool, UnboundedMemoryPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use jaeger_model::otlp::ResourceSpans;
+use jaeger_storage::{DependencyLink, DependencyStore, SpanReader, StorageError, UnixNanos};
+use tokio::sync::{mpsc, oneshot};
+
+use plan::{OutcomeRow, PlanOptions, outcome};
+use rows::{Partitioner, PartitionerOptions, group_into_runs};
+
+/// Nanoseconds in a day.
+pub const DAY_NANOS: u64 = 86_400 * 1_000_000_000;
+
+/// Jaeger's `source` of links made by the job.
+const LINK_SOURCE: &str = "jaeger";
+
+/// Phase-1 buffer when no memory limit is set.
+const DEFAULT_BUFFER_BUDGET: usize = 512 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("invalid time window: start {start} is not before end {end}")]
+    InvalidWindow { start: UnixNanos, end: UnixNanos },
+    #[error("invalid cron schedule {schedule:?}: {reason}")]
+    InvalidSchedule { schedule: String, reason: String },
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("datafusion: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("spill files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the link derivation thread stopped unexpectedly")]
+    WorkerLost,
+    #[error("the run was cancelled")]
+    Cancelled,
+}
+
+/// Options of one run. `Default` gives the previous-day window's other settings; set
+/// `start`/`end` (see [`previous_utc_day`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DependenciesJobOptions {
+    /// Window start (inclusive), nanoseconds since the epoch.
+    pub start: UnixNanos,
+    /// Window end (exclusive).
+    pub end: UnixNanos,
+    /// Count client/producer leaf spans with a `peer.service` as calls to that service.
+    pub peer_service: bool,
+    /// The span attribute naming an uninstrumented peer (spark's `PEER_SERVICE_TAG`).
+    pub peer_service_attribute: String,
+    /// Keep links from a service to itself (calls across a process boundary only).
+    pub keep_self_calls: bool,
+    /// DataFusion's memory pool; also bounds the rows buffered before spilling (half of it).
+    /// `None`: an unbounded pool and a 512 MiB buffer.
+    pub memory_limit_bytes: Option<usize>,
+    /// Bytes of rows buffered in memory before partitions spill to disk; `None`: half of
+    /// the memory limit, or 512 MiB without one.
+    pub spill_buffer_bytes: Option<usize>,
+    /// Hash partitions of the trace id the window is split into.
+    pub partitions: usize,
+    /// Threads DataFusion runs on (its own runtime).
+    pub threads: usize,
+    /// A trace with at least this many spans is counted as large (it is still processed).
+    pub large_trace_spans: u64,
+    /// Where spill files go; the system temp dir when `None`.
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Default for DependenciesJobOptions {
+    fn default() -> Self {
+        Self {
+            start: 0,
+            end: 0,
+            peer_service: true,
+            peer_service_attribute: "peer.service".to_string(),
+            keep_self_calls: true,
+            memory_limit_bytes: None,
+            spill_buffer_bytes: None,
+            partitions: 64,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            large_trace_spans: 100_000,
+            spill_dir: None,
+        }
+    }
+}
+
+impl DependenciesJobOptions {
+    /// Bytes of finished rows phase 1 keeps in memory before spilling partitions.
+    fn buffer_budget(&self) -> usize {
+        self.spill_buffer_bytes.unwrap_or_else(|| {
+            self.memory_limit_bytes
+                .map_or(DEFAULT_BUFFER_BUDGET, |m| m / 2)
+        })
+    }
+
+    /// Input bytes of one DataFusion run: a hash join's tables take a few times its input.
+    fn run_budget(&self) -> usize {
+        self.memory_limit_bytes.map_or(usize::MAX, |m| m / 4)
+    }
+}
+
+/// What a run did. Every bad-input rule has a counter here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobSummary {
+    pub window_start: UnixNanos,
+    pub window_end: UnixNanos,
+    /// Spans in the window handed over by the storage scan.
+    pub spans_read: u64,
+    /// Distinct trace ids among them.
+    pub traces: u64,
+    /// Links written (distinct parent/child pairs).
+    pub links_written: u64,
+    /// Calls counted over all links.
+    pub calls: u64,
+    /// Calls by rule: parent → child across services (references and messaging links).
+    pub parent_child_calls: u64,
+    /// Calls by rule: Zipkin shared spans (client half → server half).
+    pub shared_span_calls: u64,
+    /// Calls by rule: `peer.service` leaves.
+    pub peer_service_calls: u64,
+    /// Self-calls counted (or, with `keep_self_calls = false`, dropped).
+    pub self_calls: u64,
+    pub duration: Duration,
+
+    /// Bad input, each a documented rule:
+    /// spans the scan returned outside the window (ignored).
+    pub spans_outside_window: u64,
+    /// Spans with a malformed trace or span id (dropped), plus links with malformed ids.
+    pub invalid_ids: u64,
+    /// Spans without a service name: no graph node; their references are ignored.
+    pub spans_without_service: u64,
+    /// References (child-of, follows-from) to a span that is not in the window.
+    pub missing_parents: u64,
+    /// References whose parent span is present but has no service name.
+    pub orphaned_children: u64,
+    /// References that are cycles: a span naming itself, or two spans each other's parent.
+    pub reference_cycles: u64,
+    /// Children that start before their parent (the call still counts).
+    pub clock_skewed_children: u64,
+    /// Span links whose target is not in the window.
+    pub unresolved_links: u64,
+    /// Span links that are not consumer → producer and carry no reference type.
+    pub ignored_links: u64,
+    /// Traces with at least `large_trace_spans` spans (processed like any other).
+    pub large_traces: u64,
+
+    /// DataFusion runs the window took; runs halved because they exceeded the memory pool;
+    /// pieces that fell back to the spilling sort-merge plan.
+    pub runs: u64,
+    pub split_runs: u64,
+    pub sort_merge_runs: u64,
+    /// Bytes of rows spilled to disk in phase 1.
+    pub spilled_bytes: u64,
+}
+
+impl fmt::Display for JobSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "dependencies [{}, {}): {} spans, {} traces, {} links ({} calls: {} parent/child, \
+             {} shared, {} peer.service, {} self) in {:.3}s; runs {} (split {}, sort-merge {}), \
+             spilled {} B; bad input: {} outside window, {} invalid ids, {} without service, \
+             {} missing parents, {} orphaned children, {} reference cycles, {} clock-skewed \
+             children, {} unresolved links, {} ignored links, {} large traces",
+            self.window_start,
+            self.window_end,
+            self.spans_read,
+            self.traces,
+            self.links_written,
+            self.calls,
+            self.parent_child_calls,
+            self.shared_span_calls,
+            self.peer_service_calls,
+            self.self_calls,
+            self.duration.as_secs_f64(),
+            self.runs,
+            self.split_runs,
+            self.sort_merge_runs,
+            self.spilled_bytes,
+            self.spans_outside_window,
+            self.invalid_ids,
+            self.spans_without_service,
+            self.missing_parents,
+            self.orphaned_children,
+            self.reference_cycles,
+            self.clock_skewed_children,
+            self.unresolved_links,
+            self.ignored_links,
+            self.large_traces,
+        )
+    }
+}
+
+/// The window spark-dependencies processes by default: the UTC day before `now`'s.
+pub fn previous_utc_day(now: UnixNanos) -> (UnixNanos, UnixNanos) {
+    let end = now - now % DAY_NANOS;
+    (end.saturating_sub(DAY_NANOS), end)
+}
+
+/// Links of a window and the summary, before they are written.
+pub struct DerivedLinks {
+    pub links: Vec<DependencyLink>,
+    pub summary: JobSummary,
+}
+
+/// Runs the job once: scan, derive, and replace the window's links in `store`.
+pub async fn run_dependencies_job(
+    reader: Arc<dyn SpanReader>,
+    store: Arc<dyn DependencyStore>,
+    opts: &DependenciesJobOptions,
+) -> Result<JobSummary, JobError> {
+    let started = Instant::now();
+    let DerivedLinks { links, mut summary } = derive_links(reader, opts).await?;
+    store
+        .write_dependencies(opts.start, opts.end, links)
+        .await?;
+    summary.duration = started.elapsed();
+    tracing::info!(
+        window_start = summary.window_start,
+        window_end = summary.window_end,
+        spans = summary.spans_read,
+        traces = summary.traces,
+        links = summary.links_written,
+        calls = summary.calls,
+        "{summary}"
+    );
+    Ok(summary)
+}
+
+/// Scans the window and derives its links without writing them.
+pub async fn derive_links(
+    reader: Arc<dyn SpanReader>,
+    opts: &DependenciesJobOptions,
+) -> Result<DerivedLinks, JobError> {
+    if opts.start >= opts.end {
+        return Err(JobError::InvalidWindow {
+            start: opts.start,
+            end: opts.end,
+        });
+    }
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel::<Vec<ResourceSpans>>(8);
+    let (done_tx, done_rx) = oneshot::channel();
+    let worker_opts = opts.clone();
+    let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker_abort = abort.clone();
+    std::thread::Builder::new()
+        .name("dependencies-job".into())
+        .spawn(move || {
+            let result = derive_on_thread(rx, &worker_opts, &worker_abort);
+            let _ = done_tx.send(result);
+        })?;
+    // If this future is dropped (shutdown) or the scan fails, the worker stops early.
+    let guard = AbortOnDrop(Some(abort));
+    // The scan runs here (storage I/O belongs to the caller's runtime); `tx` is kept until
+    // its outcome is known so the worker can tell a finished scan from a failed one.
+    let scan = reader.scan_spans(opts.start, opts.end, tx.clone()).await;
+    if scan.is_ok() {
+        guard.disarm();
+    } else {
+        drop(guard);
+    }
+    drop(tx);
+    let derived = done_rx.await.map_err(|_| JobError::WorkerLost)?;
+    scan?;
+    let mut derived = derived?;
+    derived.summary.duration = started.elapsed();
+    Ok(derived)
+}
+
+/// Tells the worker to give up unless disarmed.
+struct AbortOnDrop(Option<Arc<std::sync::atomic::AtomicBool>>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Phase 1 and 2 on the job's own thread.
+fn derive_on_thread(
+    mut rx: mpsc::Receiver<Vec<ResourceSpans>>,
+    opts: &DependenciesJobOptions,
+    abort: &std::sync::atomic::AtomicBool,
+) -> Result<DerivedLinks, JobError> {
+    let spill_root = match &opts.spill_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            tempfile::Builder::new()
+                .prefix("jaeger-dependencies-")
+                .tempdir_in(dir)?
+        }
+        None => tempfile::Builder::new()
+            .prefix("jaeger-dependencies-")
+            .tempdir()?,
+    };
+    let mut partitioner = Partitioner::new(PartitionerOptions {
+        start: opts.start,
+        end: opts.end,
+        partitions: opts.partitions,
+        buffer_budget: opts.buffer_budget(),
+        spill_dir: spill_root.path().to_path_buf(),
+        peer_service_attribute: opts.peer_service_attribute.clone(),
+    });
+    while let Some(chunk) = rx.blocking_recv() {
+        partitioner.add_chunk(&chunk)?;
+    }
+    if abort.load(std::sync::atomic::Ordering::SeqCst) {
+        // The scan failed (its error is what the caller reports) or the caller gave up.
+        return Err(JobError::Cancelled);
+    }
+    let finished = partitioner.finish()?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.threads.max(1))
+        .thread_name("dependencies-datafusion")
+        .enable_all()
+        .build()?;
+    let df_runtime = datafusion_runtime(opts, &spill_root)?;
+    let plan_opts = PlanOptions {
+        peer_service: opts.peer_service,
+        large_trace_spans: opts.large_trace_spans,
+        threads: opts.threads.max(1),
+        batch_size: 8192,
+    };
+    let runs = group_into_runs(finished.partitions, opts.run_budget());
+    let mut tally = Tally::default();
+    let mut summary = JobSummary {
+        window_start: opts.start,
+        window_end: opts.end,
+        spilled_bytes: finished.spilled_bytes,
+        ..JobSummary::default()
+    };
+    runtime.block_on(async {
+        for run in runs {
+            if abort.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(JobError::Cancelled);
+            }
+            let mut spans = Vec::new();
+            let mut links = Vec::new();
+            for part in run {
+                let (mut s, mut l) = part.load()?;
+                spans.append(&mut s);
+                links.append(&mut l);
+            }
+            let result = plan::run_plan(&df_runtime, spans, links, &plan_opts).await?;
+            summary.runs += 1;
+            summary.split_runs += result.splits;
+            summary.sort_merge_runs += result.sort_merge_runs;
+            summary.traces += result.traces;
+            summary.large_traces += result.large_traces;
+            for row in result.rows {
+                tally.add(&row, opts.keep_self_calls);
+            }
+        }
+        Ok::<(), JobError>(())
+    })?;
+
+    let c = finished.counters;
+    summary.spans_read = c.spans_read;
+    summary.spans_outside_window = c.spans_outside_window;
+    summary.invalid_ids = c.invalid_ids;
+    summary.spans_without_service = c.spans_without_service;
+    let links = tally.finish(&finished.interner, &mut summary);
+    Ok(DerivedLinks { links, summary })
+}
+
+fn datafusion_runtime(
+    opts: &DependenciesJobOptions,
+    spill_root: &tempfile::TempDir,
+) -> Result<Arc<RuntimeEnv>, JobError> {
+    let builder = RuntimeEnvBuilder::new().with_temp_file_path(spill_root.path());
+    let builder = match opts.memory_limit_bytes {
+        Some(limit) => builder.with_memory_pool(Arc::new(FairSpillPool::new(limit))),
+        None => builder.with_memory_pool(Arc::new(UnboundedMemoryPool::default())),
+    };
+    Ok(builder.build_arc()?)
+}
+
+/// Sums the plan's outcome rows into links and counters.
+#[derive(Default)]
+struct Tally {
+    links: HashMap<(u32, u32), u64>,
+    counts: HashMap<i64, u64>,
+    skewed: u64,
+    self_calls: u64,
+}
+
+impl Tally {
+    fn add(&mut self, row: &OutcomeRow, keep_self_calls: bool) {
+        *self.counts.entry(row.outcome).or_default() += row.count;
+        if row.skewed {
+            self.skewed += row.count;
+        }
+        let counted = match row.outcome {
+            outcome::EDGE | outcome::SHARED | outcome::PEER => true,
+            outcome::SELF_CALL => {
+                self.self_calls += row.count;
+                keep_self_calls
+            }
+            _ => false,
+        };
+        if counted {
+            *self.links.entry((row.parent, row.child)).or_default() += row.count;
+        }
+    }
+
+    fn finish(self, names: &rows::Interner, summary: &mut JobSummary) -> Vec<DependencyLink> {
+        let count = |o: i64| self.counts.get(&o).copied().unwrap_or(0);
+        summary.parent_child_calls = count(outcome::EDGE);
+        summary.shared_span_calls = count(outcome::SHARED);
+        summary.peer_service_calls = count(outcome::PEER);
+        summary.self_calls = self.self_calls;
+        summary.missing_parents = count(outcome::MISSING_PARENT);
+        summary.unresolved_links = count(outcome::UNRESOLVED_LINK);
+        summary.orphaned_children = count(outcome::ORPHANED);
+        summary.reference_cycles = count(outcome::CYCLE);
+        summary.ignored_links = count(outcome::IGNORED_LINK);
+        summary.clock_skewed_children = self.skewed;
+
+        let mut links: Vec<DependencyLink> = self
+            .links
+            .into_iter()
+            .map(|((p, c), n)| DependencyLink {
+                parent: names.name(p).to_string(),
+                child: names.name(c).to_string(),
+                call_count: n,
+                source: LINK_SOURCE.to_string(),
+            })
+            .collect();
+        links.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
+        summary.links_written = links.len() as u64;
+        summary.calls = links.iter().map(|l| l.call_count).sum();
+        links
+    }
+}

@@ -1,0 +1,184 @@
+//! JSON text as Go's `encoding/json` writes it, so that API responses match Jaeger's
+//! byte for byte: `<`, `>`, `&`, U+2028 and U+2029 escaped, floats in Go's shortest
+//! form (`1`, `72.5`, `1e+21`, `1e-7`), and `MarshalIndent` with four spaces.
+
+use std::io;
+
+use serde::Serialize;
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+
+/// Serializes `value` as Go's `json.Marshal` (or `json.MarshalIndent(v, "", "    ")`
+/// when `pretty`) would.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T, pretty: bool) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    if pretty {
+        let fmt = GoFormatter(PrettyFormatter::with_indent(b"    "));
+        value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, fmt))?;
+    } else {
+        let fmt = GoFormatter(CompactFormatter);
+        value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, fmt))?;
+    }
+    Ok(out)
+}
+
+/// A float as `encoding/json` writes it; `None` for NaN and infinities, which Go refuses
+/// to encode.
+pub fn float(f: f64) -> Option<String> {
+    if !f.is_finite() {
+        return None;
+    }
+    let mut s = crate::trace::format_float(f);
+    // encoding/json shortens a two-digit negative exponent: `1e-07` -> `1e-7`.
+    let n = s.len();
+    let b = s.as_bytes();
+    if n >= 4 && b[n - 4] == b'e' && b[n - 3] == b'-' && b[n - 2] == b'0' {
+        s.remove(n - 2);
+    }
+    Some(s)
+}
+
+/// A JSON string literal (with quotes) as Go writes it.
+pub fn string(s: &str) -> String {
+    let plain = serde_json::to_string(s).expect("serializing a str cannot fail");
+    escape_html(&plain)
+}
+
+/// The message Go's encoder gives for an unencodable float.
+pub fn unsupported_float(f: f64) -> String {
+    format!("json: unsupported value: {}", crate::trace::format_float(f))
+}
+
+fn escape_html(s: &str) -> String {
+    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wraps a serde_json formatter to add Go's HTML-safe string escaping.
+struct GoFormatter<F>(F);
+
+impl<F: Formatter> Formatter for GoFormatter<F> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let esc: &[u8] = match c {
+                '<' => b"\\u003c",
+                '>' => b"\\u003e",
+                '&' => b"\\u0026",
+                '\u{2028}' => b"\\u2028",
+                '\u{2029}' => b"\\u2029",
+                _ => continue,
+            };
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            w.write_all(esc)?;
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        // serde_json only calls this for finite values.
+        match float(value) {
+            Some(s) => w.write_all(s.as_bytes()),
+            None => w.write_all(b"null"),
+        }
+    }
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_encoding_json() {
+        assert_eq!(float(1.0).unwrap(), "1");
+        assert_eq!(float(72.5).unwrap(), "72.5");
+        assert_eq!(float(1e21).unwrap(), "1e+21");
+        assert_eq!(float(1e-7).unwrap(), "1e-7");
+        assert_eq!(float(1.5e-12).unwrap(), "1.5e-12");
+        assert_eq!(float(0.000001).unwrap(), "0.000001");
+        assert_eq!(float(-0.0).unwrap(), "-0");
+        assert!(float(f64::NAN).is_none());
+        assert_eq!(unsupported_float(f64::NAN), "json: unsupported value: NaN");
+        assert_eq!(
+            unsupported_float(f64::NEG_INFINITY),
+            "json: unsupported value: -Inf"
+        );
+    }
+
+    #[test]
+    fn html_escaped_strings() {
+        let v = serde_json::json!({"b": "<a href=\"x\">&\u{2028}</a>", "a": [1.0, 2.5]});
+        let out = String::from_utf8(to_vec(&v, false).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            r#"{"a":[1,2.5],"b":"\u003ca href=\"x\"\u003e\u0026\u2028\u003c/a\u003e"}"#
+        );
+        assert_eq!(string("a<b"), r#""a\u003cb""#);
+    }
+
+    #[test]
+    fn pretty_uses_four_spaces_and_compact_empties() {
+        let v = serde_json::json!({"data": [], "o": {}, "x": [1]});
+        let out = String::from_utf8(to_vec(&v, true).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "{\n    \"data\": [],\n    \"o\": {},\n    \"x\": [\n        1\n    ]\n}"
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! `/api/...`: the UI JSON API (query spec §1). Handlers parse with [`crate::params`],
+//! read through the query service, convert with `jaeger_model::ui`, and answer through
+//! [`Envelope`] or [`ApiError`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use http::Uri;
+use jaeger_model::ui;
+use jaeger_storage::OperationQuery;
+
+use crate::error::{ApiError, Envelope, StructuredError, json_response};
+use crate::params::{self, Dependencies, GetTrace, Query, Search};
+use crate::{App, blocking, path_segment};
+
+type Result<T = Response, E = ApiError> = std::result::Result<T, E>;
+
+/// `GET /api/services`.
+pub async fn services(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let services = app.service.reader().get_services().await?;
+    let total = services.len();
+    Envelope::new(services)
+        .total(total)
+        .into_response(q.pretty())
+}
+
+/// `GET /api/services/{service}/operations`: unique names over every span kind.
+pub async fn service_operations(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    // Jaeger unescapes the (already unescaped) path value once more as a query value,
+    // so `+` reads as a space; a bad escape gives an empty service.
+    let service = params::query_unescape(&path_segment(&uri, 3)).unwrap_or_default();
+    let ops = app
+        .service
+        .reader()
+        .get_operations(&OperationQuery {
+            service_name: service,
+            span_kind: None,
+        })
+        .await?;
+    let names: BTreeSet<String> = ops.into_iter().map(|o| o.name).collect();
+    let total = names.len();
+    // Go builds this list with `append` on a nil slice: no operations → `null`.
+    let data = (!names.is_empty()).then(|| names.into_iter().collect::<Vec<_>>());
+    Envelope::new(data).total(total).into_response(q.pretty())
+}
+
+/// `GET /api/operations?service=&spanKind=`.
+pub async fn operations(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let service = q.get("service");
+    if service.is_empty() {
+        return Err(ApiError::BadRequest(
+            "parameter 'service' is required".into(),
+        ));
+    }
+    let kind = q.get("spanKind");
+    let ops = app
+        .service
+        .reader()
+        .get_operations(&OperationQuery {
+            service_name: service.to_string(),
+            span_kind: (!kind.is_empty()).then(|| kind.to_string()),
+        })
+        .await?;
+    let data: Vec<ui::Operation> = ops
+        .into_iter()
+        .map(|o| ui::Operation {
+            name: o.name,
+            span_kind: o.span_kind,
+        })
+        .collect();
+    let total = data.len();
+    Envelope::new(data).total(total).into_response(q.pretty())
+}
+
+/// `GET /api/traces/{traceID}`.
+pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let p = GetTrace::parse(&path_segment(&uri, 3), &q)?;
+    let trace = app
+        .service
+        .get_trace(p.params, p.raw)
+        .await?
+        .ok_or_else(ApiError::trace_not_found)?;
+    let pretty = q.pretty();
+    let body = blocking(move || {
+        let t = ui::trace_from_otlp(&trace.resource_spans);
+        Envelope::new([t]).to_body(pretty)
+    })
+    .await??;
+    Ok(json_response(body))
+}
+
+/// `GET /api/traces`: search, or multi-get with `traceID=`.
+pub async fn search(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let p = Search::parse(&q, params::now_nanos())?;
+    let mut errors = Vec::new();
+    let traces = if p.trace_ids.is_empty() {
+        app.service.find_traces(&p.query, p.raw).await?
+    } else {
+        let mut found = Vec::with_capacity(p.trace_ids.len());
+        for id in &p.trace_ids {
+            match app.service.get_trace(p.get_params(*id), p.raw).await? {
+                Some(t) => found.push(t),
+                // A missing id is reported beside the data, with status 200.
+                None => errors.push(StructuredError {
+                    code: 0,
+                    msg: ApiError::TRACE_NOT_FOUND.into(),
+                    trace_id: id.to_jaeger_string(),
+                }),
+            }
+        }
+        found
+    };
+    let pretty = q.pretty();
+    let body = blocking(move || {
+        let data: Vec<ui::Trace> = traces
+            .iter()
+            .map(|t| ui::trace_from_otlp(&t.resource_spans))
+            .collect();
+        Envelope::new(data).errors(errors).to_body(pretty)
+    })
+    .await??;
+    Ok(json_response(body))
+}
+
+/// `GET /api/dependencies?endTs=&lookback=&service=`.
+pub async fn dependencies(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let p = Dependencies::parse(&q, params::now_nanos())?;
+    let links = app.dependencies.get_dependencies(p.end, p.lookback).await?;
+    // Keep links touching the service, then merge duplicates summing their counts.
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut data: Vec<ui::DependencyLink> = Vec::new();
+    for l in links {
+        if !p.service.is_empty() && l.parent != p.service && l.child != p.service {
+            continue;
+        }
+        match index.get(&(l.parent.clone(), l.child.clone())) {
+            Some(&i) => data[i].call_count += l.call_count,
+            None => {
+                index.insert((l.parent.clone(), l.child.clone()), data.len());
+                data.push(ui::DependencyLink {
+                    parent: l.parent,
+                    child: l.child,
+                    call_count: l.call_count,
+                });
+            }
+        }
+    }
+    Envelope::new(data).into_response(q.pretty())
+}

@@ -1,0 +1,123 @@
+//! `/api/v3/...`: the api_v3 HTTP gateway (query spec §2), OTLP/JSON bodies.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use http::Uri;
+use jaeger_model::{Trace, gojson, otlp_json};
+use jaeger_storage::OperationQuery;
+use serde::Serialize;
+
+use crate::error::{ApiError, V3Error, json_response};
+use crate::params::{self, Query};
+use crate::summary::{TraceSummary, summarize};
+use crate::{App, blocking, path_segment};
+
+type Result<T = Response, E = V3Error> = std::result::Result<T, E>;
+
+fn json<T: Serialize>(v: &T) -> Result {
+    let body = gojson::to_vec(v, false).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_response(body))
+}
+
+/// `GET /api/v3/services`.
+pub async fn services(State(app): State<Arc<App>>) -> Result {
+    #[derive(Serialize)]
+    struct Body {
+        services: Vec<String>,
+    }
+    let services = app.service.reader().get_services().await?;
+    json(&Body { services })
+}
+
+/// `GET /api/v3/operations?service=&spanKind=`.
+pub async fn operations(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Op {
+        name: String,
+        span_kind: String,
+    }
+    #[derive(Serialize)]
+    struct Body {
+        operations: Vec<Op>,
+    }
+    let q = Query::parse(uri.query());
+    let kind = q.get_any(&["spanKind", "span_kind"]);
+    let ops = app
+        .service
+        .reader()
+        .get_operations(&OperationQuery {
+            service_name: q.get("service").to_string(),
+            span_kind: (!kind.is_empty()).then(|| kind.to_string()),
+        })
+        .await?;
+    let operations = ops
+        .into_iter()
+        .map(|o| Op {
+            name: o.name,
+            // The UI's schema requires a string kind, so Jaeger reports "internal".
+            span_kind: if o.span_kind.is_empty() {
+                "internal".into()
+            } else {
+                o.span_kind
+            },
+        })
+        .collect();
+    json(&Body { operations })
+}
+
+/// `GET /api/v3/traces/{trace_id}`.
+pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let p = params::v3_get_trace(&path_segment(&uri, 4), &q)?;
+    let trace = app
+        .service
+        .get_trace(p.params, p.raw)
+        .await?
+        .ok_or_else(V3Error::no_traces)?;
+    traces_response(vec![trace]).await
+}
+
+/// `GET /api/v3/traces`: every matching trace, concatenated into one `TracesData`.
+pub async fn find_traces(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let (query, raw) = params::v3_search(&q)?;
+    let traces = app.service.find_traces(&query, raw).await?;
+    traces_response(traces).await
+}
+
+async fn traces_response(traces: Vec<Trace>) -> Result {
+    if traces.iter().all(Trace::is_empty) {
+        return Err(V3Error::no_traces());
+    }
+    let body = blocking(move || {
+        let mut out = String::from("{\"result\":");
+        otlp_json::write_traces_data(&mut out, traces.iter().flat_map(|t| &t.resource_spans));
+        out.push('}');
+        out
+    })
+    .await?;
+    Ok(json_response(body))
+}
+
+/// `GET /api/v3/trace-summaries`: same search; adjusters always run.
+pub async fn trace_summaries(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    #[derive(Serialize)]
+    struct Body {
+        summaries: Vec<TraceSummary>,
+    }
+    let q = Query::parse(uri.query());
+    let (query, _raw) = params::v3_search(&q)?;
+    let traces = app.service.find_traces(&query, false).await?;
+    let summaries = blocking(move || {
+        traces
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(summarize)
+            .collect()
+    })
+    .await?;
+    json(&Body { summaries })
+}

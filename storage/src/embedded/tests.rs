@@ -1,0 +1,610 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use jaeger_model::TraceId;
+use jaeger_model::otlp::trace::span::SpanKind;
+use jaeger_model::otlp::trace::status::StatusCode;
+use jaeger_model::otlp::{
+    AnyValue, Event, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Status, Value,
+};
+use jaeger_model::trace::kv;
+
+use super::*;
+
+const SEC: u64 = 1_000_000_000;
+const HOUR: u64 = 3600 * SEC;
+/// A fixed span time base (2026-01-01T00:00:00Z) so tests do not depend on the clock.
+const T0: u64 = 1_767_225_600 * SEC;
+
+fn sattr(k: &str, v: &str) -> KeyValue {
+    kv(k, Value::StringValue(v.into()))
+}
+
+fn span(trace: u64, id: u64, name: &str, start: u64, dur: u64, attrs: Vec<KeyValue>) -> Span {
+    Span {
+        trace_id: TraceId::from_u64s(0, trace).0.to_vec(),
+        span_id: id.to_be_bytes().to_vec(),
+        name: name.into(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + dur,
+        attributes: attrs,
+        kind: SpanKind::Server as i32,
+        ..Default::default()
+    }
+}
+
+fn resource_spans(service: &str, spans: Vec<Span>) -> ResourceSpans {
+    ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![sattr("service.name", service), sattr("host.name", "h1")],
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            spans,
+            ..Default::default()
+        }],
+        schema_url: String::new(),
+    }
+}
+
+fn config(dir: &std::path::Path) -> EmbeddedStoreConfig {
+    EmbeddedStoreConfig::new(dir)
+}
+
+fn tid(n: u64) -> TraceId {
+    TraceId::from_u64s(0, n)
+}
+
+async fn get(store: &EmbeddedStore, n: u64) -> Option<Trace> {
+    store
+        .get_trace(GetTraceParams {
+            trace_id: tid(n),
+            start: None,
+            end: None,
+        })
+        .await
+        .unwrap()
+}
+
+fn query(service: Option<&str>) -> TraceQuery {
+    TraceQuery {
+        service_name: service.map(str::to_string),
+        start_time_min: T0 - HOUR,
+        start_time_max: T0 + 10 * HOUR,
+        num_traces: 20,
+        ..Default::default()
+    }
+}
+
+async fn ids(store: &EmbeddedStore, q: &TraceQuery) -> Vec<u64> {
+    store
+        .find_trace_ids(q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.low())
+        .collect()
+}
+
+/// Two services, three traces at T0+1s, T0+2s, T0+3s.
+fn sample_batch() -> Vec<ResourceSpans> {
+    let mut err = span(
+        2,
+        21,
+        "GET /b",
+        T0 + 2 * SEC + 10,
+        5_000_000,
+        vec![sattr("http.method", "POST")],
+    );
+    err.status = Some(Status {
+        code: StatusCode::Error as i32,
+        message: "boom".into(),
+    });
+    let mut with_event = span(
+        3,
+        31,
+        "GET /c",
+        T0 + 3 * SEC,
+        1_000_000,
+        vec![kv("http.status_code", Value::IntValue(503))],
+    );
+    with_event.events.push(Event {
+        name: "retry".into(),
+        attributes: vec![sattr("attempt.reason", "timeout")],
+        ..Default::default()
+    });
+    vec![
+        resource_spans(
+            "frontend",
+            vec![
+                span(
+                    1,
+                    11,
+                    "GET /a",
+                    T0 + SEC,
+                    20_000_000,
+                    vec![sattr("http.method", "GET")],
+                ),
+                err,
+                with_event,
+            ],
+        ),
+        resource_spans(
+            "backend",
+            vec![
+                span(
+                    1,
+                    12,
+                    "query",
+                    T0 + SEC + 1000,
+                    2_000_000,
+                    vec![sattr("db.system", "pg")],
+                ),
+                span(2, 22, "query", T0 + 2 * SEC + 1000, 1_000_000, vec![]),
+            ],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn writes_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    store.write_spans(sample_batch()).await.unwrap();
+
+    let t1 = get(&store, 1).await.expect("trace 1 stored");
+    assert_eq!(t1.span_count(), 2);
+    let mut names: Vec<_> = t1
+        .spans()
+        .map(|s| (s.service_name(), s.span.name.clone()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            ("backend", "query".to_string()),
+            ("frontend", "GET /a".to_string())
+        ]
+    );
+    assert!(get(&store, 99).await.is_none());
+
+    assert_eq!(
+        store.get_services().await.unwrap(),
+        vec!["backend", "frontend"]
+    );
+}
+
+#[tokio::test]
+async fn reopen_after_drop_reads_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let store = EmbeddedStore::open(config(dir.path())).unwrap();
+        store.write_spans(sample_batch()).await.unwrap();
+        get(&store, 2).await.unwrap()
+    };
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    assert_eq!(store.partition_count(), 1);
+    assert_eq!(get(&store, 2).await.unwrap(), before);
+    assert_eq!(ids(&store, &query(Some("frontend"))).await, vec![3, 2, 1]);
+    let ops = store
+        .get_operations(&OperationQuery {
+            service_name: "backend".into(),
+            span_kind: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ops.len(), 1);
+    // New writes after reopen get fresh sequence numbers: nothing is overwritten.
+    store
+        .write_spans(vec![resource_spans(
+            "frontend",
+            vec![span(2, 29, "late", T0 + 4 * SEC, 1, vec![])],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(get(&store, 2).await.unwrap().span_count(), 3);
+}
+
+#[tokio::test]
+async fn retention_drops_old_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.partition_width = Duration::from_secs(3600);
+    cfg.retention = Duration::from_secs(2 * 3600);
+    let now = now_ns();
+    {
+        let store = EmbeddedStore::open(cfg.clone()).unwrap();
+        store
+            .inner
+            .write_at(
+                vec![resource_spans("old", vec![span(1, 1, "a", T0, 1, vec![])])],
+                now - 50 * HOUR,
+            )
+            .unwrap();
+        store
+            .inner
+            .write_at(
+                vec![resource_spans("new", vec![span(2, 2, "b", T0, 1, vec![])])],
+                now,
+            )
+            .unwrap();
+        assert_eq!(store.partition_count(), 2);
+        assert_eq!(store.run_retention(now).unwrap(), 1);
+        assert_eq!(store.run_retention(now).unwrap(), 0);
+        assert!(get(&store, 1).await.is_none());
+        assert!(get(&store, 2).await.is_some());
+        // The old service was last seen on a day before the cutoff.
+        assert_eq!(store.get_services().await.unwrap(), vec!["new"]);
+    }
+    let store = EmbeddedStore::open(cfg).unwrap();
+    assert_eq!(store.partition_count(), 1);
+    assert!(get(&store, 1).await.is_none());
+    assert!(get(&store, 2).await.is_some());
+}
+
+#[tokio::test]
+async fn rewriting_the_same_spans_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    store.write_spans(sample_batch()).await.unwrap();
+    store.write_spans(sample_batch()).await.unwrap();
+    // A retry of part of the batch, grouped differently.
+    store
+        .write_spans(vec![resource_spans(
+            "frontend",
+            vec![span(
+                1,
+                11,
+                "GET /a",
+                T0 + SEC,
+                20_000_000,
+                vec![sattr("http.method", "GET")],
+            )],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(get(&store, 1).await.unwrap().span_count(), 2);
+    assert_eq!(get(&store, 2).await.unwrap().span_count(), 2);
+    assert_eq!(ids(&store, &query(Some("frontend"))).await, vec![3, 2, 1]);
+    let traces = store.find_traces(&query(Some("backend"))).await.unwrap();
+    assert_eq!(traces.len(), 2);
+    assert!(traces.iter().all(|t| t.span_count() == 2));
+    // A different span with the same id is not a duplicate.
+    store
+        .write_spans(vec![resource_spans(
+            "frontend",
+            vec![span(1, 11, "GET /a v2", T0 + SEC, 20_000_000, vec![])],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(get(&store, 1).await.unwrap().span_count(), 3);
+}
+
+#[tokio::test]
+async fn search_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    store.write_spans(sample_batch()).await.unwrap();
+
+    // Service only, most recent first.
+    assert_eq!(ids(&store, &query(Some("frontend"))).await, vec![3, 2, 1]);
+    assert_eq!(ids(&store, &query(Some("backend"))).await, vec![2, 1]);
+    assert!(ids(&store, &query(Some("nobody"))).await.is_empty());
+
+    // Operation.
+    let mut q = query(Some("frontend"));
+    q.operation_name = Some("GET /b".into());
+    assert_eq!(ids(&store, &q).await, vec![2]);
+    let mut q = query(Some("backend"));
+    q.operation_name = Some("GET /b".into());
+    assert!(
+        ids(&store, &q).await.is_empty(),
+        "operation of another service"
+    );
+
+    // Span, resource, event attributes, derived tags; several tags on one span.
+    let tag = |svc: &str, pairs: &[(&str, &str)]| {
+        let mut q = query(Some(svc));
+        q.tags = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        q
+    };
+    assert_eq!(
+        ids(&store, &tag("frontend", &[("http.method", "GET")])).await,
+        vec![1]
+    );
+    assert_eq!(
+        ids(&store, &tag("frontend", &[("host.name", "h1")])).await,
+        vec![3, 2, 1]
+    );
+    assert_eq!(
+        ids(&store, &tag("frontend", &[("attempt.reason", "timeout")])).await,
+        vec![3]
+    );
+    assert_eq!(
+        ids(&store, &tag("frontend", &[("http.status_code", "503")])).await,
+        vec![3]
+    );
+    assert_eq!(
+        ids(&store, &tag("frontend", &[("error", "true")])).await,
+        vec![2]
+    );
+    assert_eq!(
+        ids(&store, &tag("frontend", &[("span.kind", "server")])).await,
+        vec![3, 2, 1]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &tag("frontend", &[("http.method", "POST"), ("error", "true")])
+        )
+        .await,
+        vec![2]
+    );
+    // Both tags exist in trace 1, but not on one span.
+    assert!(
+        ids(
+            &store,
+            &tag("backend", &[("db.system", "pg"), ("http.method", "GET")])
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        ids(&store, &tag("frontend", &[("http.method", "PUT")]))
+            .await
+            .is_empty()
+    );
+
+    // Duration (20 ms, 5 ms, 1 ms spans in frontend).
+    let mut q = query(Some("frontend"));
+    q.duration_min = Some(4_000_000);
+    assert_eq!(ids(&store, &q).await, vec![2, 1]);
+    q.duration_max = Some(10_000_000);
+    assert_eq!(ids(&store, &q).await, vec![2]);
+
+    // Time window: only trace 2's spans start in [T0+1.5s, T0+2.5s].
+    let mut q = query(Some("frontend"));
+    q.start_time_min = T0 + 1_500_000_000;
+    q.start_time_max = T0 + 2_500_000_000;
+    assert_eq!(ids(&store, &q).await, vec![2]);
+    // Boundaries are inclusive and exact to the nanosecond.
+    q.start_time_min = T0 + 2 * SEC + 11;
+    assert!(ids(&store, &q).await.is_empty());
+    q.start_time_min = T0 + 2 * SEC + 10;
+    q.start_time_max = T0 + 2 * SEC + 10;
+    assert_eq!(ids(&store, &q).await, vec![2]);
+
+    // No service: every service is searched.
+    assert_eq!(ids(&store, &query(None)).await, vec![3, 2, 1]);
+    let mut q = query(None);
+    q.operation_name = Some("query".into());
+    assert_eq!(ids(&store, &q).await, vec![2, 1]);
+
+    // Limit.
+    let mut q = query(Some("frontend"));
+    q.num_traces = 2;
+    assert_eq!(ids(&store, &q).await, vec![3, 2]);
+
+    // find_traces returns whole traces, not only the matching spans.
+    let mut q = query(Some("frontend"));
+    q.operation_name = Some("GET /a".into());
+    let traces = store.find_traces(&q).await.unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0].span_count(), 2);
+}
+
+#[tokio::test]
+async fn search_spans_batches_and_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    let now = now_ns();
+    // One trace written in two batches that land in two partitions.
+    store
+        .inner
+        .write_at(
+            vec![resource_spans(
+                "a",
+                vec![span(7, 1, "root", T0, SEC, vec![])],
+            )],
+            now - 7 * HOUR,
+        )
+        .unwrap();
+    store
+        .inner
+        .write_at(
+            vec![resource_spans(
+                "b",
+                vec![span(7, 2, "child", T0 + 100, 10, vec![sattr("k", "v")])],
+            )],
+            now,
+        )
+        .unwrap();
+    assert_eq!(store.partition_count(), 2);
+    let t = get(&store, 7).await.unwrap();
+    assert_eq!(t.span_count(), 2);
+    let mut q = query(Some("b"));
+    q.tags = vec![("k".into(), "v".into())];
+    let found = store.find_traces(&q).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].span_count(), 2);
+    // The time hint of get_trace prunes partitions but never spans of a found trace.
+    let hinted = store
+        .get_trace(GetTraceParams {
+            trace_id: tid(7),
+            start: Some(T0 - SEC),
+            end: Some(T0 + SEC),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hinted.span_count(), 2);
+    let outside = store
+        .get_trace(GetTraceParams {
+            trace_id: tid(7),
+            start: Some(T0 + 5 * HOUR),
+            end: Some(T0 + 6 * HOUR),
+        })
+        .await
+        .unwrap();
+    assert!(outside.is_none());
+}
+
+#[tokio::test]
+async fn operations_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    let mut client = span(1, 2, "call", T0, 1, vec![]);
+    client.kind = SpanKind::Client as i32;
+    let mut unspecified = span(1, 3, "work", T0, 1, vec![]);
+    unspecified.kind = 0;
+    store
+        .write_spans(vec![resource_spans(
+            "svc",
+            vec![span(1, 1, "handle", T0, 1, vec![]), client, unspecified],
+        )])
+        .await
+        .unwrap();
+    let ops = |kind: Option<&str>| {
+        let store = store.clone();
+        let kind = kind.map(str::to_string);
+        async move {
+            store
+                .get_operations(&OperationQuery {
+                    service_name: "svc".into(),
+                    span_kind: kind,
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| (o.name, o.span_kind))
+                .collect::<Vec<_>>()
+        }
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        ops(None).await,
+        vec![s("call", "client"), s("handle", "server"), s("work", "")]
+    );
+    assert_eq!(ops(Some("client")).await, vec![s("call", "client")]);
+    assert_eq!(ops(Some("")).await, vec![s("work", "")]);
+    assert!(ops(Some("producer")).await.is_empty());
+}
+
+#[tokio::test]
+async fn dependencies_per_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    let link = |p: &str, c: &str, n: u64| DependencyLink {
+        parent: p.into(),
+        child: c.into(),
+        call_count: n,
+        source: "jaeger".into(),
+    };
+    store
+        .write_dependencies(T0, T0 + HOUR, vec![link("a", "b", 3)])
+        .await
+        .unwrap();
+    store
+        .write_dependencies(T0 + 5 * HOUR, T0 + 6 * HOUR, vec![link("b", "c", 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_dependencies(T0 + 2 * HOUR, 2 * HOUR)
+            .await
+            .unwrap(),
+        vec![link("a", "b", 3)]
+    );
+    assert_eq!(
+        store
+            .get_dependencies(T0 + 7 * HOUR, 8 * HOUR)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .get_dependencies(T0 + 3 * HOUR, HOUR)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Writing a window again replaces it.
+    store
+        .write_dependencies(T0, T0 + HOUR, vec![link("a", "b", 5), link("a", "c", 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_dependencies(T0 + HOUR, HOUR).await.unwrap(),
+        vec![link("a", "b", 5), link("a", "c", 1)]
+    );
+}
+
+#[tokio::test]
+async fn corrupt_chunks_are_errors_not_panics() {
+    assert!(chunk::decode_chunk(&[]).is_err());
+    assert!(chunk::decode_chunk(&[9, 1, 2]).is_err());
+    assert!(chunk::decode_chunk(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1]).is_err());
+    let mut big = Vec::new();
+    for i in 0..50 {
+        big.push(span(
+            1,
+            i,
+            "op",
+            T0,
+            1,
+            vec![sattr("k", "vvvvvvvvvvvvvvvvvvvv")],
+        ));
+    }
+    let rs = vec![resource_spans("s", big)];
+    let encoded = chunk::encode_chunk(rs.clone()).unwrap();
+    assert_eq!(chunk::decode_chunk(&encoded).unwrap(), rs);
+    assert!(chunk::decode_chunk(&encoded[..encoded.len() / 2]).is_err());
+}
+
+#[tokio::test]
+async fn empty_and_odd_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    store.write_spans(vec![]).await.unwrap();
+    store
+        .write_spans(vec![ResourceSpans::default()])
+        .await
+        .unwrap();
+    // No resource, bad id lengths: stored under the zero trace id, no panic.
+    let mut s = span(1, 1, "x", T0, 1, vec![]);
+    s.trace_id = vec![1, 2, 3];
+    store
+        .write_spans(vec![ResourceSpans {
+            resource: None,
+            scope_spans: vec![ScopeSpans {
+                spans: vec![s],
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }])
+        .await
+        .unwrap();
+    assert!(store.get_services().await.unwrap().is_empty());
+    assert_eq!(ids(&store, &query(None)).await, vec![0]);
+    assert!(store.is_healthy().await);
+    let _unused: Option<AnyValue> = None;
+}
+
+#[tokio::test]
+async fn retention_task_stops_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    let handle = store.spawn_retention_task(Duration::from_secs(1));
+    drop(store);
+    tokio::time::timeout(Duration::from_secs(5), handle)
+        .await
+        .expect("task ends once the store is gone")
+        .unwrap();
+    // The directory can be opened again: the task released the database.
+    let _again: Arc<EmbeddedStore> = EmbeddedStore::open(config(dir.path())).unwrap();
+}

@@ -1,0 +1,238 @@
+//! Test harness: starts the real `jaeger` binary on free loopback ports and stops it.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Loopback addresses a `jaeger` process was told to use.
+#[derive(Clone, Debug)]
+pub struct Ports {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub query: SocketAddr,
+    pub health: SocketAddr,
+    pub metrics: SocketAddr,
+}
+
+impl Ports {
+    pub fn free() -> Self {
+        Self {
+            otlp_grpc: free_port(),
+            otlp_http: free_port(),
+            query: free_port(),
+            health: free_port(),
+            metrics: free_port(),
+        }
+    }
+}
+
+/// A port nobody listens on right now (the OS picks it; we release it at once).
+pub fn free_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("ephemeral port has an address")
+}
+
+/// A running `jaeger` process; killed on drop.
+pub struct Jaeger {
+    pub child: Child,
+    pub ports: Ports,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+pub struct JaegerBuilder {
+    ports: Ports,
+    data_dir: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl JaegerBuilder {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            ports: Ports::free(),
+            data_dir: data_dir.to_path_buf(),
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
+    }
+
+    pub fn ports(mut self, ports: Ports) -> Self {
+        self.ports = ports;
+        self
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.envs.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn start(self) -> Jaeger {
+        let p = &self.ports;
+        let log = self.data_dir.with_extension(format!(
+            "{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let log_file = std::fs::File::create(&log).expect("create log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jaeger"));
+        cmd.arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--collector.otlp.grpc.host-port")
+            .arg(p.otlp_grpc.to_string())
+            .arg("--collector.otlp.http.host-port")
+            .arg(p.otlp_http.to_string())
+            .arg("--query.http-server.host-port")
+            .arg(p.query.to_string())
+            .arg("--health.host-port")
+            .arg(p.health.to_string())
+            .arg("--metrics.host-port")
+            .arg(p.metrics.to_string())
+            .args(&self.args)
+            .env_remove("SPAN_STORAGE_TYPE")
+            .env_remove("QUERY_BASE_PATH")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone log handle"))
+            .stderr(log_file);
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start the jaeger binary");
+        let mut j = Jaeger {
+            child,
+            ports: self.ports,
+            data_dir: self.data_dir,
+            log,
+        };
+        j.wait_healthy(Duration::from_secs(30));
+        j
+    }
+}
+
+impl Jaeger {
+    pub fn start(data_dir: &Path) -> Self {
+        JaegerBuilder::new(data_dir).start()
+    }
+
+    pub fn query_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.ports.query, path)
+    }
+
+    pub fn otlp_http_url(&self) -> String {
+        format!("http://{}/v1/traces", self.ports.otlp_http)
+    }
+
+    pub fn otlp_grpc_url(&self) -> String {
+        format!("http://{}", self.ports.otlp_grpc)
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_healthy(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let url = format!("http://{}/status", self.ports.health);
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll child") {
+                panic!("jaeger exited early with {status}:\n{}", self.logs());
+            }
+            if let Ok(r) = client.get(&url).send() {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("jaeger not healthy after {timeout:?}:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no shutdown hooks run.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL jaeger");
+        self.child.wait().expect("reap jaeger");
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("send SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("poll child") {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("jaeger did not exit after SIGTERM:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// GET a query URL and parse the JSON body, asserting the status.
+    pub fn get_json(&self, path: &str, expect_status: u16) -> serde_json::Value {
+        let r = reqwest::blocking::get(self.query_url(path)).expect("query request");
+        let status = r.status().as_u16();
+        let body = r.text().expect("body");
+        assert_eq!(status, expect_status, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Polls a search until it returns `n` traces (writes are acknowledged before they
+    /// are readable only in the sense that the SDK exports asynchronously).
+    pub fn wait_for_traces(&self, path: &str, n: usize) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.get_json(path, 200);
+            if v["data"].as_array().map(|a| a.len()) == Some(n) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("expected {n} traces from {path}, got {v}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Jaeger {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Microseconds since the epoch, for query windows.
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// Nanoseconds since the epoch, for building spans.
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
