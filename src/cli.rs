@@ -38,9 +38,14 @@ pub enum StorageFlag {
     Memory,
 }
 
-/// Flags override the defaults; each also reads the env var Jaeger v1 used, where it had one.
+/// Flags override the defaults and the config file; each also reads the env var Jaeger v1
+/// used, where it had one.
 #[derive(Debug, Args, Default)]
 pub struct Flags {
+    /// Jaeger v2 configuration file (YAML). Flags and env vars override what it says.
+    #[arg(long = "config", env = "JAEGER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Storage backend.
     #[arg(long = "storage", env = "SPAN_STORAGE_TYPE", value_enum, global = true)]
     pub storage: Option<StorageFlag>,

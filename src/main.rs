@@ -6,30 +6,71 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Role};
 use jaeger_config::Config;
+use jaeger_config::v2::LoadedConfig;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.flags.log_level);
 
-    let mut config = Config::default();
-    cli.flags.apply(&mut config);
-
-    let result = match cli.role.unwrap_or(Role::AllInOne) {
-        Role::AllInOne => all_in_one::run(config),
-        Role::PrintConfig => print_config(&config),
-    };
+    let result = load_config(&cli).and_then(|(config, file)| match cli.role {
+        None | Some(Role::AllInOne) => {
+            let ephemeral = file.as_ref().is_some_and(|f| f.ephemeral_storage);
+            let result = all_in_one::run(config.clone());
+            if ephemeral {
+                let _ = std::fs::remove_dir_all(&config.storage.embedded.data_dir);
+            }
+            result
+        }
+        Some(Role::PrintConfig) => print_config(&config, file.as_ref()),
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("jaeger: {e:#}");
+            eprintln!("jaeger: {}", error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn print_config(config: &Config) -> anyhow::Result<()> {
+/// The error and its causes, skipping a cause whose text the previous one already shows.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// Defaults, then the `--config` file, then env vars and flags. A bad file stops the
+/// process here, before any port is opened.
+fn load_config(cli: &Cli) -> anyhow::Result<(Config, Option<LoadedConfig>)> {
+    let (mut config, file) = match &cli.flags.config {
+        Some(path) => {
+            let loaded = jaeger_config::v2::load_file(path)?;
+            for w in &loaded.warnings {
+                tracing::warn!("{}: {w}", path.display());
+            }
+            (loaded.runtime.clone(), Some(loaded))
+        }
+        None => (Config::default(), None),
+    };
+    cli.flags.apply(&mut config);
+    Ok((config, file))
+}
+
+fn print_config(config: &Config, file: Option<&LoadedConfig>) -> anyhow::Result<()> {
+    println!("# effective settings (defaults, config file, env vars and flags)");
     print!("{}", serde_yaml::to_string(config)?);
+    if let Some(f) = file {
+        println!("---\n# the --config file with defaults filled in, secrets masked");
+        print!("{}", f.masked_yaml()?);
+    }
     Ok(())
 }
 

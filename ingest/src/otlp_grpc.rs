@@ -50,6 +50,8 @@ pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceServ
 /// HTTP/2 flow-control windows of the server.
 const STREAM_WINDOW_BYTES: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
+/// Larger frames than h2's 16 KiB default: fewer frames per message.
+const MAX_FRAME_BYTES: u32 = 256 * 1024;
 /// Messages larger than this are decoded on the blocking pool.
 const DECODE_INLINE_LIMIT: usize = 64 * 1024;
 
@@ -121,6 +123,7 @@ pub async fn serve_otlp_grpc(
         // batches are often several hundred KiB.
         .initial_stream_window_size(Some(STREAM_WINDOW_BYTES))
         .initial_connection_window_size(Some(CONNECTION_WINDOW_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
         .add_service(OtlpGrpcService::new(queue, max_message_bytes))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

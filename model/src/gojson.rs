@@ -75,6 +75,13 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Fast path: none of `<>&` nor the first byte of U+2028/U+2029.
+        if !fragment
+            .bytes()
+            .any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2))
+        {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             let esc: &[u8] = match c {

@@ -117,7 +117,14 @@ fn list<T>(out: &mut String, items: &[T], f: fn(&mut String, &T)) {
 }
 
 fn string(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).expect("serializing a str cannot fail"));
+    // Most values need no escaping: skip serde's allocation for them.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).expect("serializing a str cannot fail"));
+    }
 }
 
 fn resource_spans_json(out: &mut String, rs: &ResourceSpans) {
@@ -364,6 +371,7 @@ mod tests {
             end_time_unix_nano: 6,
             attributes: vec![
                 kv("s", s("")),
+                kv("esc", s("a\"b\\c\n")),
                 kv("b", Value::BoolValue(false)),
                 kv("i", Value::IntValue(-9_223_372_036_854_775_808)),
                 kv("d", Value::DoubleValue(1.0)),
@@ -434,7 +442,7 @@ mod tests {
             r#""traceId":"abababababababababababababababab","spanId":"0101010101010101","traceState":"a=b","#,
             r#""parentSpanId":"0202020202020202","flags":257,"name":"n","kind":3,"#,
             r#""startTimeUnixNano":"5","endTimeUnixNano":"6","attributes":["#,
-            r#"{"key":"s","value":{"stringValue":""}},{"key":"b","value":{"boolValue":false}},"#,
+            r#"{"key":"s","value":{"stringValue":""}},{"key":"esc","value":{"stringValue":"a\"b\\c\n"}},{"key":"b","value":{"boolValue":false}},"#,
             r#"{"key":"i","value":{"intValue":"-9223372036854775808"}},{"key":"d","value":{"doubleValue":1}},"#,
             r#"{"key":"nan","value":{"doubleValue":"NaN"}},{"key":"by","value":{"bytesValue":"AAAwOQ=="}},"#,
             r#"{"key":"a","value":{"arrayValue":{"values":[{"intValue":"1"}]}}},"#,

@@ -147,6 +147,9 @@ pub struct JobSummary {
     /// Self-calls counted (or, with `keep_self_calls = false`, dropped).
     pub self_calls: u64,
     pub duration: Duration,
+    /// Of which: the scan and conversion to rows (phase 1), and the DataFusion runs.
+    pub scan_duration: Duration,
+    pub plan_duration: Duration,
 
     /// Bad input, each a documented rule:
     /// spans the scan returned outside the window (ignored).
@@ -184,7 +187,8 @@ impl fmt::Display for JobSummary {
         write!(
             f,
             "dependencies [{}, {}): {} spans, {} traces, {} links ({} calls: {} parent/child, \
-             {} shared, {} peer.service, {} self) in {:.3}s; runs {} (split {}, sort-merge {}), \
+             {} shared, {} peer.service, {} self) in {:.3}s (scan {:.3}s, plan {:.3}s); runs {} \
+             (split {}, sort-merge {}), \
              spilled {} B; bad input: {} outside window, {} invalid ids, {} without service, \
              {} missing parents, {} orphaned children, {} reference cycles, {} clock-skewed \
              children, {} unresolved links, {} ignored links, {} large traces",
@@ -199,6 +203,8 @@ impl fmt::Display for JobSummary {
             self.peer_service_calls,
             self.self_calls,
             self.duration.as_secs_f64(),
+            self.scan_duration.as_secs_f64(),
+            self.plan_duration.as_secs_f64(),
             self.runs,
             self.split_runs,
             self.sort_merge_runs,
@@ -317,6 +323,7 @@ fn derive_on_thread(
     opts: &DependenciesJobOptions,
     abort: &std::sync::atomic::AtomicBool,
 ) -> Result<DerivedLinks, JobError> {
+    let started = Instant::now();
     let spill_root = match &opts.spill_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
@@ -344,6 +351,7 @@ fn derive_on_thread(
         return Err(JobError::Cancelled);
     }
     let finished = partitioner.finish()?;
+    let scan_duration = started.elapsed();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(opts.threads.max(1))
@@ -390,6 +398,8 @@ fn derive_on_thread(
         Ok::<(), JobError>(())
     })?;
 
+    summary.scan_duration = scan_duration;
+    summary.plan_duration = started.elapsed() - scan_duration;
     let c = finished.counters;
     summary.spans_read = c.spans_read;
     summary.spans_outside_window = c.spans_outside_window;

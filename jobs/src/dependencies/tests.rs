@@ -432,6 +432,8 @@ async fn partitioning_spilling_and_splitting_do_not_change_links() {
     let mut b = constrained.summary.clone();
     for s in [&mut a, &mut b] {
         s.duration = Duration::ZERO;
+        s.scan_duration = Duration::ZERO;
+        s.plan_duration = Duration::ZERO;
         s.runs = 0;
         s.split_runs = 0;
         s.sort_merge_runs = 0;

@@ -307,12 +307,29 @@ pub(crate) fn encode_chunk(resource_spans: Vec<ResourceSpans>) -> Result<Vec<u8>
         out.extend_from_slice(&raw);
         return Ok(out);
     }
-    let mut out = Vec::with_capacity(raw.len() / 2 + 16);
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()) + 11);
     out.push(FORMAT_ZSTD);
     put_varint(&mut out, raw.len() as u64);
-    let compressed = zstd::bulk::compress(&raw, ZSTD_LEVEL)?;
-    out.extend_from_slice(&compressed);
-    Ok(out)
+    // A zstd context costs hundreds of KiB to set up: keep one per thread.
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
+        }
+        let c = c.as_mut().expect("initialized above");
+        let header = out.len();
+        out.resize(out.capacity(), 0);
+        let n = c.compress_to_buffer(&raw, &mut out[header..])?;
+        out.truncate(header + n);
+        Ok(out)
+    })
+}
+
+thread_local! {
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 pub(crate) fn decode_chunk(value: &[u8]) -> Result<Vec<ResourceSpans>> {
@@ -326,7 +343,16 @@ pub(crate) fn decode_chunk(value: &[u8]) -> Result<Vec<ResourceSpans>> {
             if len > MAX_CHUNK_LEN {
                 return Err(StorageError::Corrupt(format!("chunk claims {len} bytes")));
             }
-            let raw = zstd::bulk::decompress(rest, len as usize)
+            let raw = DECOMPRESSOR
+                .with(|d| {
+                    let mut d = d.borrow_mut();
+                    if d.is_none() {
+                        *d = Some(zstd::bulk::Decompressor::new()?);
+                    }
+                    d.as_mut()
+                        .expect("initialized above")
+                        .decompress(rest, len as usize)
+                })
                 .map_err(|e| StorageError::Corrupt(format!("chunk decompression: {e}")))?;
             TracesData::decode(raw.as_slice())
         }
