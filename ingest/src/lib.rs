@@ -17,12 +17,18 @@
 //! ```
 
 pub mod error;
+mod http_body;
+pub mod jaeger_grpc;
+pub mod jaeger_http;
+pub mod jaeger_thrift;
+pub mod jaeger_udp;
 pub mod metrics;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_json;
 pub mod queue;
 pub mod validate;
+pub mod zipkin;
 
 #[cfg(test)]
 pub(crate) mod test_support;

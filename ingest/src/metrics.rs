@@ -88,3 +88,25 @@ pub(crate) fn storage_write(elapsed: Duration, ok: bool) {
         metrics::counter!(STORAGE_WRITE_ERRORS).increment(1);
     }
 }
+
+/// Agent UDP datagrams dropped because the decode channel was full. Label `transport`.
+pub const UDP_DROPPED_PACKETS: &str = "jaeger_udp_dropped_packets_total";
+/// Agent UDP spans decoded but dropped because the span queue refused them. Label
+/// `transport`.
+pub const UDP_DROPPED_SPANS: &str = "jaeger_udp_dropped_spans_total";
+/// Agent UDP datagrams that could not be used. Labels `transport`, `reason`
+/// (`decode_error`, `emit_zipkin_batch`).
+pub const UDP_INVALID_PACKETS: &str = "jaeger_udp_invalid_packets_total";
+
+pub(crate) fn udp_dropped_packets(transport: &'static str) {
+    metrics::counter!(UDP_DROPPED_PACKETS, "transport" => transport).increment(1);
+}
+
+pub(crate) fn udp_dropped_spans(transport: &'static str, spans: usize) {
+    metrics::counter!(UDP_DROPPED_SPANS, "transport" => transport).increment(spans as u64);
+}
+
+pub(crate) fn udp_invalid_packet(transport: &'static str, reason: &'static str) {
+    metrics::counter!(UDP_INVALID_PACKETS, "transport" => transport, "reason" => reason)
+        .increment(1);
+}

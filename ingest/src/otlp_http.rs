@@ -616,6 +616,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bodies_over_axums_default_limit_are_read() {
+        // axum's 2 MiB DefaultBodyLimit must not apply: the receiver has its own.
+        let writer = RecordingWriter::new();
+        let queue = SpanQueue::new(&QueueConfig::default(), writer.clone());
+        let router = otlp_http_router(queue, 20 * 1024 * 1024);
+        let body = proto_body(spans_batch("huge", 50_000));
+        assert!(body.len() > 2 * 1024 * 1024);
+        let a = post(&router, "application/x-protobuf", body).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        assert_eq!(writer.span_count(), 50_000);
+    }
+
+    #[tokio::test]
     async fn unsupported_content_encoding_is_400_in_request_encoding() {
         let (router, _) = setup(1 << 20);
         let a = send(

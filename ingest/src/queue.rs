@@ -70,7 +70,7 @@ struct Request {
     receiver: &'static str,
     transport: &'static str,
     /// Released (on drop) once the write finished, so memory stays bounded until then.
-    _reservation: Reservation,
+    reservation: Reservation,
     done: oneshot::Sender<WriteResult>,
 }
 
@@ -192,7 +192,7 @@ impl SpanQueue {
                 spans,
                 receiver,
                 transport,
-                _reservation: reservation,
+                reservation,
                 done,
             });
         }
@@ -280,7 +280,7 @@ async fn run_writer(inner: Arc<Inner>) {
         let mut waiting = Vec::with_capacity(requests.len());
         for r in requests {
             batch.extend(r.batch);
-            waiting.push((r.spans, r.receiver, r.transport, r._reservation, r.done));
+            waiting.push((r.spans, r.receiver, r.transport, r.reservation, r.done));
         }
         let total_spans: usize = waiting.iter().map(|w| w.0).sum();
         let started = Instant::now();

@@ -8,6 +8,7 @@ pub mod gojson;
 pub mod ids;
 pub mod kind;
 pub mod otlp_json;
+pub mod otlp_json_decode;
 pub mod sanitize;
 pub mod trace;
 pub mod ui;

@@ -5,10 +5,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use http::Uri;
-use jaeger_model::ui;
+use jaeger_model::{otlp_json_decode, ui};
 use jaeger_storage::OperationQuery;
 
 use crate::error::{ApiError, Envelope, StructuredError, json_response};
@@ -154,4 +155,45 @@ pub async fn dependencies(State(app): State<Arc<App>>, uri: Uri) -> Result {
         }
     }
     Envelope::new(data).into_response(q.pretty())
+}
+
+/// `POST /api/archive/{traceID}`: copies the trace, as `GET /api/traces/{id}` returns it
+/// (adjusted, warnings included), into archive storage. `raw` is checked but not used.
+pub async fn archive(State(app): State<Arc<App>>, uri: Uri) -> Result {
+    let q = Query::parse(uri.query());
+    let p = GetTrace::parse(&path_segment(&uri, 3), &q)?;
+    app.service.archive_trace(p.params).await?;
+    let mut env = Envelope::new(Vec::<()>::new());
+    // Jaeger answers `"errors":[]` here, not null.
+    env.errors = Some(Vec::new());
+    env.into_response(q.pretty())
+}
+
+/// The largest `POST /api/transform` body read (the OTel HTTP server's default).
+pub const MAX_TRANSFORM_BODY: usize = 20 * 1024 * 1024;
+
+/// `POST /api/transform`: an OTLP/JSON body to UI traces, with no adjusters and no
+/// deduplication, grouped by trace id in first-seen order.
+pub async fn transform(uri: Uri, body: Body) -> Result {
+    let q = Query::parse(uri.query());
+    let bytes = axum::body::to_bytes(body, MAX_TRANSFORM_BODY)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            ApiError::BadRequest(if too_large {
+                "http: request body too large".into()
+            } else {
+                e.to_string()
+            })
+        })?;
+    let pretty = q.pretty();
+    let body = blocking(move || {
+        let req = otlp_json_decode::decode_request(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("cannot unmarshal OTLP : {e}")))?;
+        let data = ui::traces_from_otlp(&req.resource_spans);
+        Envelope::new(data).to_body(pretty)
+    })
+    .await??;
+    Ok(json_response(body))
 }

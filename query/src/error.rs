@@ -23,6 +23,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Internal(String),
+    /// A capability the server does not have (no metrics backend).
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl ApiError {
@@ -33,12 +36,16 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::Internal(m) => m,
+            ApiError::BadRequest(m)
+            | ApiError::NotFound(m)
+            | ApiError::Internal(m)
+            | ApiError::NotImplemented(m) => m,
         }
     }
 
@@ -66,6 +73,7 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
             QueryError::Storage(s) => s.into(),
+            QueryError::TraceNotFound => ApiError::trace_not_found(),
             other => ApiError::Internal(other.to_string()),
         }
     }

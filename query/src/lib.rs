@@ -6,12 +6,17 @@
 //! every outcome to a response. Routing mimics Go's `http.ServeMux` as Jaeger uses it.
 
 pub mod adjust;
+pub mod adjuster;
 pub mod error;
+pub mod grpc;
+pub mod middleware;
 pub mod params;
+pub mod samples;
 pub mod service;
 pub mod summary;
 pub mod web;
 
+mod api_metrics;
 mod api_v1;
 mod api_v3;
 
@@ -21,16 +26,19 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
-use bytes::Bytes;
+use axum::routing::{MethodRouter, get, post};
 use http::{HeaderValue, Method, StatusCode, Uri, header};
-use jaeger_storage::{DependencyStore, SpanReader};
+use jaeger_storage::{DependencyStore, SpanReader, SpanWriter};
 use tower::ServiceExt;
 
 pub use adjust::{Adjuster, Adjusters};
+pub use adjuster::standard_adjusters;
 pub use error::{ApiError, V3Error};
+pub use middleware::{
+    BearerToken, CorsOptions, HttpOptions, RequestContext, TenancyOptions, Tenant,
+};
 pub use service::QueryService;
-pub use web::{Capabilities, UiConfig, UiOptions, VersionInfo};
+pub use web::{Capabilities, UiAssets, UiConfig, UiConfigFile, UiError, UiOptions, VersionInfo};
 
 use crate::error::not_found_text;
 
@@ -43,9 +51,15 @@ pub struct QueryState {
     pub base_path: String,
     /// Read when a trace is not in primary storage.
     pub archive_reader: Option<Arc<dyn SpanReader>>,
-    /// Run on every trace returned, unless the client asks for raw traces.
+    /// Written by `POST /api/archive/{traceID}`.
+    pub archive_writer: Option<Arc<dyn SpanWriter>>,
+    /// Run on every trace returned, unless the client asks for raw traces. Empty by
+    /// default; the binary sets [`standard_adjusters`].
     pub adjusters: Adjusters,
+    /// Spans kept per trace returned; 0 keeps all (`max_trace_size`).
+    pub max_trace_size: usize,
     pub ui: UiOptions,
+    pub http: HttpOptions,
 }
 
 impl QueryState {
@@ -55,9 +69,23 @@ impl QueryState {
             dependencies,
             base_path: "/".into(),
             archive_reader: None,
+            archive_writer: None,
             adjusters: Adjusters::default(),
+            max_trace_size: 0,
             ui: UiOptions::default(),
+            http: HttpOptions::default(),
         }
+    }
+
+    /// The query service these options describe (for other front ends, such as gRPC).
+    pub fn query_service(&self) -> QueryService {
+        QueryService::new(
+            self.reader.clone(),
+            self.archive_reader.clone(),
+            self.adjusters.clone(),
+        )
+        .with_archive_writer(self.archive_writer.clone())
+        .with_max_trace_size(self.max_trace_size)
     }
 }
 
@@ -67,8 +95,9 @@ pub(crate) struct App {
     pub dependencies: Arc<dyn DependencyStore>,
     /// Normalized base path: `""` or `/prefix` without a trailing slash.
     pub base: String,
-    /// The derived index.html, computed once.
-    pub index: Bytes,
+    /// The derived index.html.
+    pub index: web::IndexPage,
+    pub assets: UiAssets,
 }
 
 /// `""` for the root, else `/prefix` without a trailing slash.
@@ -86,13 +115,16 @@ pub fn normalize_base_path(p: &str) -> String {
 /// The HTTP router of the query service.
 pub fn router(state: QueryState) -> Router {
     let base = normalize_base_path(&state.base_path);
-    let raw_index = jaeger_ui_assets::index_html();
-    let index = web::render_index(&String::from_utf8_lossy(&raw_index), &state.ui, &base);
+    let service = state.query_service();
+    let mut ui = state.ui;
+    // The UI shows its Archive button only when archiving can work.
+    ui.capabilities.archive_storage = service.archive_enabled();
     let app = Arc::new(App {
-        service: QueryService::new(state.reader, state.archive_reader, state.adjusters),
+        service,
         dependencies: state.dependencies,
         base: base.clone(),
-        index: Bytes::from(index),
+        index: web::IndexPage::new(ui.clone(), &base),
+        assets: ui.assets,
     });
 
     // A known path with another method falls to the `/api/` catch-all: 404, not 405.
@@ -102,6 +134,13 @@ pub fn router(state: QueryState) -> Router {
         T: 'static,
     {
         get(h).fallback(|| async { not_found_text() })
+    }
+    fn post_route<H, T>(h: H) -> MethodRouter<Arc<App>>
+    where
+        H: axum::handler::Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        post(h).fallback(|| async { not_found_text() })
     }
 
     let inner = Router::new()
@@ -114,6 +153,17 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/traces", route(api_v1::search))
         .route("/api/traces/{trace_id}", route(api_v1::get_trace))
         .route("/api/dependencies", route(api_v1::dependencies))
+        .route("/api/archive/{trace_id}", post_route(api_v1::archive))
+        .route(
+            "/api/transform",
+            post_route(api_v1::transform)
+                .layer(tower_http::decompression::RequestDecompressionLayer::new()),
+        )
+        .route("/api/metrics/latencies", route(api_metrics::latencies))
+        .route("/api/metrics/calls", route(api_metrics::calls))
+        .route("/api/metrics/errors", route(api_metrics::errors))
+        .route("/api/quality-metrics", route(samples::quality_metrics))
+        .route("/api/deep-dependencies", route(samples::deep_dependencies))
         .route("/api/v3/services", route(api_v3::services))
         .route("/api/v3/operations", route(api_v3::operations))
         .route("/api/v3/traces", route(api_v3::find_traces))
@@ -122,11 +172,12 @@ pub fn router(state: QueryState) -> Router {
         .fallback(fallback)
         .with_state(app);
 
-    Router::new().fallback(move |req: Request| {
+    let outer = Router::new().fallback(move |req: Request| {
         let inner = inner.clone();
         let base = base.clone();
         async move { dispatch(&base, inner, req).await }
-    })
+    });
+    middleware::apply(outer, &state.http)
 }
 
 /// ServeMux's outer layer: clean the path, then strip the base path.
@@ -173,9 +224,9 @@ async fn fallback(State(app): State<Arc<App>>, req: Request) -> Response {
     }
     if let Some(rel) = path.strip_prefix("/static/") {
         let rel = params::path_unescape(rel).unwrap_or_else(|| rel.to_string());
-        return web::static_response(&rel);
+        return web::static_response(&app.assets, &rel, req.headers()).await;
     }
-    web::index_response(&app.index)
+    web::index_response(&app.index.page().await)
 }
 
 /// Go's `http.Redirect` with 301.

@@ -267,7 +267,7 @@ pub fn go_json_string_map(s: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-fn json_kind(v: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "bool",
@@ -278,7 +278,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn go_json_syntax_error(s: &str, e: &serde_json::Error) -> String {
+pub(crate) fn go_json_syntax_error(s: &str, e: &serde_json::Error) -> String {
     if e.is_eof() {
         return "unexpected end of JSON input".into();
     }
@@ -637,6 +637,119 @@ impl Dependencies {
 }
 
 // ---------------------------------------------------------------------------------
+// /api/metrics
+
+/// Default metrics window: 1h back from `endTs`.
+pub const DEFAULT_METRICS_LOOKBACK_NANOS: i64 = 3600 * 1_000_000_000;
+/// Default metrics step: 5s.
+pub const DEFAULT_METRICS_STEP_NANOS: i64 = 5 * 1_000_000_000;
+/// Default rate window: 10m.
+pub const DEFAULT_METRICS_RATE_PER_NANOS: i64 = 600 * 1_000_000_000;
+
+/// The span kinds the metrics routes take (`SPAN_KIND_<NAME>`).
+const METRICS_SPAN_KINDS: [&str; 6] = [
+    "UNSPECIFIED",
+    "INTERNAL",
+    "SERVER",
+    "CLIENT",
+    "PRODUCER",
+    "CONSUMER",
+];
+
+/// `GET /api/metrics/{latencies,calls,errors}` (query spec §1.10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    pub services: Vec<String>,
+    /// Only for latencies.
+    pub quantile: Option<f64>,
+    pub group_by_operation: bool,
+    /// `SPAN_KIND_SERVER` and the like.
+    pub span_kinds: Vec<String>,
+    /// Nanoseconds since the epoch.
+    pub end: i64,
+    pub lookback: i64,
+    pub step: i64,
+    pub rate_per: i64,
+}
+
+impl Metrics {
+    /// Checks in Jaeger's order: `quantile` (latencies only) first, then the others.
+    pub fn parse(q: &Query, latencies: bool, now: i64) -> Result<Self> {
+        let quantile = if latencies {
+            Some(go_parse_float(q.get("quantile")).map_err(|e| parse_error("quantile", e))?)
+        } else {
+            None
+        };
+        let services: Vec<String> = q.all("service").map(str::to_string).collect();
+        if services.is_empty() {
+            return Err(parse_error(
+                "service",
+                "please provide at least one service name".into(),
+            ));
+        }
+        let group_by_operation = match q.get("groupByOperation") {
+            "" => false,
+            v => go_parse_bool(v).map_err(|e| parse_error("groupByOperation", e))?,
+        };
+        let mut span_kinds: Vec<String> = Vec::new();
+        for k in q.all("spanKind") {
+            let name = k.to_uppercase();
+            if !METRICS_SPAN_KINDS.contains(&name.as_str()) {
+                return Err(parse_error(
+                    "spanKind",
+                    format!("unsupported span kind: '{k}'"),
+                ));
+            }
+            span_kinds.push(format!("SPAN_KIND_{name}"));
+        }
+        if span_kinds.is_empty() {
+            span_kinds.push("SPAN_KIND_SERVER".into());
+        }
+        Ok(Metrics {
+            services,
+            quantile,
+            group_by_operation,
+            span_kinds,
+            end: parse_time(q, "endTs", MILLIS, now)?,
+            lookback: parse_time(q, "lookback", MILLIS, DEFAULT_METRICS_LOOKBACK_NANOS)?,
+            step: parse_time(q, "step", MILLIS, DEFAULT_METRICS_STEP_NANOS)?,
+            rate_per: parse_time(q, "ratePer", MILLIS, DEFAULT_METRICS_RATE_PER_NANOS)?,
+        })
+    }
+}
+
+/// `strconv.ParseFloat(s, 64)`: decimal with optional exponent, `inf`, `infinity`,
+/// `nan` (any case); overflow is a range error. Hex floats are not accepted.
+pub fn go_parse_float(s: &str) -> Result<f64, String> {
+    let syntax = || {
+        format!(
+            "strconv.ParseFloat: parsing {}: invalid syntax",
+            go_quote(s)
+        )
+    };
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let lower = unsigned.to_ascii_lowercase();
+    let special = matches!(lower.as_str(), "inf" | "infinity" | "nan");
+    // Go takes no sign before NaN, and Rust's parser takes forms Go does not.
+    if (lower == "nan" && unsigned.len() != s.len())
+        || (!special
+            && !unsigned
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')))
+    {
+        return Err(syntax());
+    }
+    let v: f64 = s.parse().map_err(|_| syntax())?;
+    if v.is_infinite() && !special {
+        return Err(format!(
+            "strconv.ParseFloat: parsing {}: value out of range",
+            go_quote(s)
+        ));
+    }
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------
 // /api/v3
 
 fn malformed(name: &str, err: String) -> ParamError {
@@ -927,6 +1040,62 @@ mod tests {
         // With a trace id, the service is not required.
         let s = Search::parse(&q("traceID=1&traceID=2"), now).unwrap();
         assert_eq!(s.trace_ids.len(), 2);
+    }
+
+    #[test]
+    fn floats_as_go() {
+        assert_eq!(go_parse_float("0.95"), Ok(0.95));
+        assert_eq!(go_parse_float("-1e3"), Ok(-1000.0));
+        assert_eq!(go_parse_float(".5"), Ok(0.5));
+        assert_eq!(go_parse_float("Inf"), Ok(f64::INFINITY));
+        assert_eq!(go_parse_float("-infinity"), Ok(f64::NEG_INFINITY));
+        assert!(go_parse_float("NaN").unwrap().is_nan());
+        for bad in ["", "x", "1,5", "+nan", "0.9x", "1_000", " 1"] {
+            assert_eq!(
+                go_parse_float(bad).unwrap_err(),
+                format!(
+                    "strconv.ParseFloat: parsing {}: invalid syntax",
+                    go_quote(bad)
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            go_parse_float("1e400").unwrap_err(),
+            r#"strconv.ParseFloat: parsing "1e400": value out of range"#
+        );
+    }
+
+    #[test]
+    fn metrics_params() {
+        let now = 1_000_000_000_000;
+        let m = Metrics::parse(&q("service=a&service=b&quantile=0.95"), true, now).unwrap();
+        assert_eq!(m.services, ["a", "b"]);
+        assert_eq!(m.quantile, Some(0.95));
+        assert_eq!(m.span_kinds, ["SPAN_KIND_SERVER"]);
+        assert_eq!(m.end, now);
+        assert_eq!(
+            (m.lookback, m.step, m.rate_per),
+            (
+                DEFAULT_METRICS_LOOKBACK_NANOS,
+                DEFAULT_METRICS_STEP_NANOS,
+                DEFAULT_METRICS_RATE_PER_NANOS
+            )
+        );
+        let m = Metrics::parse(
+            &q("service=&spanKind=client&spanKind=Producer&groupByOperation=true&endTs=5&lookback=6&step=7&ratePer=8"),
+            false,
+            now,
+        )
+        .unwrap();
+        assert_eq!(m.services, [""]);
+        assert_eq!(m.quantile, None);
+        assert!(m.group_by_operation);
+        assert_eq!(m.span_kinds, ["SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER"]);
+        assert_eq!(
+            (m.end, m.lookback, m.step, m.rate_per),
+            (5_000_000, 6_000_000, 7_000_000, 8_000_000)
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! The query service between the HTTP edge and storage: archive fallback and the
-//! adjuster pipeline. Handlers call this, never the reader directly, for traces.
+//! The query service between the HTTP edge and storage: archive fallback, the
+//! `max_trace_size` cap, the adjuster pipeline and archiving. Handlers call this, never
+//! the reader directly, for traces.
 
 use std::sync::Arc;
 
 use jaeger_model::Trace;
-use jaeger_storage::{GetTraceParams, SpanReader, StorageError, TraceQuery};
+use jaeger_model::sanitize::add_warning;
+use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, StorageError, TraceQuery};
 
 use crate::adjust::Adjusters;
 
@@ -15,13 +17,22 @@ pub enum QueryError {
     /// A blocking task died (an adjuster or converter panicked).
     #[error("internal error: {0}")]
     Task(String),
+    /// `POST /api/archive/{id}` without an archive store.
+    #[error("archive span storage was not configured")]
+    NoArchiveStorage,
+    /// The trace to archive does not exist.
+    #[error("trace not found")]
+    TraceNotFound,
 }
 
 #[derive(Clone)]
 pub struct QueryService {
     reader: Arc<dyn SpanReader>,
     archive: Option<Arc<dyn SpanReader>>,
+    archive_writer: Option<Arc<dyn SpanWriter>>,
     adjusters: Adjusters,
+    /// Spans kept per trace; 0 keeps all.
+    max_trace_size: usize,
 }
 
 impl QueryService {
@@ -33,8 +44,27 @@ impl QueryService {
         QueryService {
             reader,
             archive,
+            archive_writer: None,
             adjusters,
+            max_trace_size: 0,
         }
+    }
+
+    /// Where `POST /api/archive/{id}` writes.
+    pub fn with_archive_writer(mut self, writer: Option<Arc<dyn SpanWriter>>) -> Self {
+        self.archive_writer = writer;
+        self
+    }
+
+    /// Keeps at most `n` spans per trace returned (0: no limit).
+    pub fn with_max_trace_size(mut self, n: usize) -> Self {
+        self.max_trace_size = n;
+        self
+    }
+
+    /// Both archive reader and writer are configured (the UI's `archiveStorage`).
+    pub fn archive_enabled(&self) -> bool {
+        self.archive.is_some() && self.archive_writer.is_some()
     }
 
     pub fn reader(&self) -> &Arc<dyn SpanReader> {
@@ -74,19 +104,97 @@ impl QueryService {
         self.adjust(traces, raw).await
     }
 
+    /// Reads the trace as `GET /api/traces/{id}` does (fallback, adjusted) and writes
+    /// it to archive storage, warnings included.
+    pub async fn archive_trace(&self, params: GetTraceParams) -> Result<(), QueryError> {
+        let Some(writer) = &self.archive_writer else {
+            return Err(QueryError::NoArchiveStorage);
+        };
+        let trace = self
+            .get_trace(params, false)
+            .await?
+            .ok_or(QueryError::TraceNotFound)?;
+        writer.write_spans(trace.resource_spans).await?;
+        Ok(())
+    }
+
     async fn adjust(&self, mut traces: Vec<Trace>, raw: bool) -> Result<Vec<Trace>, QueryError> {
-        if raw || self.adjusters.is_empty() {
+        let max = self.max_trace_size;
+        let truncate = max > 0 && traces.iter().any(|t| t.span_count() > max);
+        if !truncate && (raw || self.adjusters.is_empty()) {
             return Ok(traces);
         }
         // Adjusters walk every span: keep that work off the async workers.
-        let adjusters = self.adjusters.clone();
+        let adjusters = (!raw).then(|| self.adjusters.clone());
         tokio::task::spawn_blocking(move || {
             for t in traces.iter_mut() {
-                adjusters.apply(t);
+                truncate_trace(t, max);
+                if let Some(a) = &adjusters {
+                    a.apply(t);
+                }
             }
             traces
         })
         .await
         .map_err(|e| QueryError::Task(e.to_string()))
+    }
+}
+
+/// `max_trace_size`: keeps the first `max` spans in resource/scope/span order and warns
+/// on the first span. Applied before the adjusters (and to raw traces too), so that an
+/// oversized trace costs no more than `max` spans of work downstream.
+pub fn truncate_trace(trace: &mut Trace, max: usize) {
+    let total = trace.span_count();
+    if max == 0 || total <= max {
+        return;
+    }
+    let mut left = max;
+    for rs in trace.resource_spans.iter_mut() {
+        for ss in rs.scope_spans.iter_mut() {
+            let keep = ss.spans.len().min(left);
+            ss.spans.truncate(keep);
+            left -= keep;
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    trace.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
+    if let Some(first) = trace
+        .resource_spans
+        .first_mut()
+        .and_then(|rs| rs.scope_spans.first_mut())
+        .and_then(|ss| ss.spans.first_mut())
+    {
+        add_warning(
+            &mut first.attributes,
+            format!("trace has more than {max} spans, showing first {max} spans only"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adjuster::testing::{resource, span, spans, trace, warnings};
+
+    #[test]
+    fn truncation_keeps_the_first_spans_in_order() {
+        let mut t = trace(vec![
+            resource(vec![], vec![span(1, 0), span(2, 1)]),
+            resource(vec![], vec![span(3, 1), span(4, 1)]),
+            resource(vec![], vec![span(5, 1)]),
+        ]);
+        truncate_trace(&mut t, 3);
+        assert_eq!(t.span_count(), 3);
+        assert_eq!(t.resource_spans.len(), 2, "an emptied resource is dropped");
+        let s = spans(&t);
+        assert_eq!(
+            warnings(s[0]),
+            ["trace has more than 3 spans, showing first 3 spans only"]
+        );
+        assert!(warnings(s[1]).is_empty());
+        let mut small = trace(vec![resource(vec![], vec![span(1, 0)])]);
+        truncate_trace(&mut small, 1);
+        truncate_trace(&mut small, 0);
+        assert!(warnings(spans(&small)[0]).is_empty());
     }
 }

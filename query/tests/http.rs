@@ -1308,3 +1308,696 @@ async fn large_trace_timing() {
         println!("{route}: {per:?} per request, {bytes} bytes (includes fixture regrouping)");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// POST /api/transform
+
+/// Two traces, interleaved; a duplicated span; unsorted attributes: nothing is adjusted.
+const TRANSFORM_BODY: &str = r#"{"resourceSpans":[{
+  "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}},{"key":"host.name","value":{"stringValue":"box-1"}}]},
+  "scopeSpans":[{"scope":{"name":"lib","version":"2.0"},"spans":[
+    {"traceId":"0000000000000000000000000000aaaa","spanId":"00000000000000a1","name":"GET /","kind":2,
+     "startTimeUnixNano":"1706678909209712000","endTimeUnixNano":"1706678909309712000",
+     "attributes":[{"key":"z","value":{"intValue":"1"}},{"key":"a","value":{"stringValue":"x"}}],
+     "events":[{"timeUnixNano":"1706678909209812000","name":"zeta"},{"timeUnixNano":"1706678909209712000","name":"alpha"}]},
+    {"traceId":"0000000000000000000000000000bbbb","spanId":"00000000000000b1","name":"other","kind":"SPAN_KIND_INTERNAL",
+     "startTimeUnixNano":"1706678909209712000","endTimeUnixNano":"1706678909209713000"},
+    {"traceId":"0000000000000000000000000000aaaa","spanId":"00000000000000a1","name":"GET /","kind":2,
+     "startTimeUnixNano":"1706678909209712000","endTimeUnixNano":"1706678909309712000",
+     "attributes":[{"key":"z","value":{"intValue":"1"}},{"key":"a","value":{"stringValue":"x"}}],
+     "events":[{"timeUnixNano":"1706678909209812000","name":"zeta"},{"timeUnixNano":"1706678909209712000","name":"alpha"}]}
+  ]}]}]}"#;
+
+async fn post(router: &Router, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+    let mut req = Request::builder().method(Method::POST).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = router
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Resp {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn transform_golden_without_adjusters() {
+    let (r, _) = app();
+    let resp = post(&r, "/api/transform", &[], TRANSFORM_BODY.into()).await;
+    assert_ok_json(&resp);
+    golden("transform.json", &resp.body);
+    let v = resp.json();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "grouped by trace id");
+    assert_eq!(data[0]["traceID"], "000000000000aaaa", "first seen first");
+    assert_eq!(
+        data[0]["spans"].as_array().unwrap().len(),
+        2,
+        "duplicates kept"
+    );
+    // Attribute and event order as sent.
+    assert_eq!(data[0]["spans"][0]["tags"][2]["key"], "z");
+    assert_eq!(data[0]["spans"][0]["logs"][0]["fields"][0]["value"], "zeta");
+    assert_eq!(v["errors"], serde_json::Value::Null);
+
+    // Gzipped bodies are read too.
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(TRANSFORM_BODY.as_bytes()).unwrap();
+    let zipped = gz.finish().unwrap();
+    let resp = post(
+        &r,
+        "/api/transform?prettyPrint=true",
+        &[("content-encoding", "gzip")],
+        zipped,
+    )
+    .await;
+    assert_ok_json(&resp);
+    assert!(resp.body.starts_with("{\n    \"data\": ["));
+
+    // An empty request is no trace at all.
+    let resp = post(&r, "/api/transform", &[], b"{}".to_vec()).await;
+    assert_eq!(
+        resp.body,
+        r#"{"data":[],"total":0,"limit":0,"offset":0,"errors":null}"#
+    );
+}
+
+#[tokio::test]
+async fn transform_errors() {
+    let (r, _) = app();
+    let resp = post(&r, "/api/transform", &[], b"{\"resourceSpans\": [".to_vec()).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+    let msg = resp.json()["errors"][0]["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.starts_with("cannot unmarshal OTLP : failed to decode OTLP JSON"),
+        "{msg}"
+    );
+    assert_eq!(resp.json()["errors"][0]["code"], 400);
+
+    let resp = post(&r, "/api/transform", &[], b"not json".to_vec()).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+
+    let big = vec![b' '; 20 * 1024 * 1024 + 1];
+    let resp = post(&r, "/api/transform", &[], big).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.body,
+        v1_error_body(400, "http: request body too large")
+    );
+
+    // NaN reaches the UI model and cannot be encoded: 500, as Jaeger.
+    let nan = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0000000000000000000000000000aaaa","spanId":"0000000000000001","attributes":[{"key":"x","value":{"doubleValue":"NaN"}}]}]}]}]}"#;
+    let resp = post(&r, "/api/transform", &[], nan.into()).await;
+    assert_http_error(&resp, StatusCode::INTERNAL_SERVER_ERROR);
+
+    // Only POST.
+    let resp = get(&r, "/api/transform").await;
+    assert_http_error(&resp, StatusCode::NOT_FOUND);
+    assert_eq!(resp.body, "404 page not found\n");
+}
+
+// ---------------------------------------------------------------------------------
+// POST /api/archive/{traceID}
+
+fn app_with_archive(
+    primary: Fixture,
+    archive: Arc<jaeger_storage::memory::MemoryStore>,
+) -> (Router, Arc<Fixture>) {
+    let f = Arc::new(primary);
+    let mut state = QueryState::new(f.clone(), f.clone());
+    state.archive_reader = Some(archive.clone());
+    state.archive_writer = Some(archive);
+    state.adjusters = jaeger_query::standard_adjusters(std::time::Duration::ZERO);
+    (router(state), f)
+}
+
+#[tokio::test]
+async fn archive_without_archive_storage_is_500() {
+    let (r, _) = app();
+    let resp = post(&r, &format!("/api/archive/{TRACE_A}"), &[], vec![]).await;
+    assert_http_error(&resp, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        resp.body,
+        v1_error_body(500, "archive span storage was not configured")
+    );
+    // Parameters are checked first.
+    let resp = post(&r, "/api/archive/xyz", &[], vec![]).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.body,
+        v1_error_body(400, r#"strconv.ParseUint: parsing "xyz": invalid syntax"#)
+    );
+    let resp = post(
+        &r,
+        &format!("/api/archive/{TRACE_A}?raw=maybe"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        resp.body,
+        v1_error_body(
+            400,
+            r#"unable to parse param 'raw': strconv.ParseBool: parsing "maybe": invalid syntax"#
+        )
+    );
+    // The UI hides its Archive button.
+    let resp = get(&r, "/").await;
+    assert!(resp.body.contains(r#""archiveStorage":false"#));
+}
+
+#[tokio::test]
+async fn archive_copies_the_adjusted_trace_and_reads_fall_back_to_it() {
+    use jaeger_storage::SpanReader as _;
+    let archive = jaeger_storage::memory::MemoryStore::new(100);
+    let (r, f) = app_with_archive(fixture(), archive.clone());
+
+    let resp = post(
+        &r,
+        &format!("/api/archive/{TRACE_A}?start=1&end=2"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_ok_json(&resp);
+    golden("archive.json", &resp.body);
+    assert_eq!(
+        resp.body,
+        r#"{"data":[],"total":0,"limit":0,"offset":0,"errors":[]}"#
+    );
+    // Read with the given window, then written as adjusted (sorted attributes).
+    let p = f.last_get.lock().unwrap().last().unwrap().clone();
+    assert_eq!((p.start, p.end), (Some(1000), Some(2000)));
+    let stored = archive
+        .get_trace(GetTraceParams {
+            trace_id: TraceId::parse_hex(TRACE_A).unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .expect("archived");
+    assert_eq!(stored.span_count(), 2);
+    let root = stored
+        .spans()
+        .find(|s| s.span.name == "GET /dispatch")
+        .unwrap();
+    let keys: Vec<&str> = root
+        .span
+        .attributes
+        .iter()
+        .map(|k| k.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["big", "html", "http.method", "http.status_code", "ratio"]
+    );
+
+    let resp = post(
+        &r,
+        "/api/archive/00000000000000000000000000000777",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_http_error(&resp, StatusCode::NOT_FOUND);
+    assert_eq!(resp.body, v1_error_body(404, "trace not found"));
+    // GET /api/archive never existed.
+    let resp = get(&r, &format!("/api/archive/{TRACE_A}")).await;
+    assert_eq!(resp.body, "404 page not found\n");
+    // Archiving is advertised to the UI.
+    assert!(get(&r, "/").await.body.contains(r#""archiveStorage":true"#));
+
+    // A primary store without the trace: GET /api/traces/{id} reads the archive.
+    let (r, _) = app_with_archive(Fixture::default(), archive.clone());
+    let resp = get(&r, &format!("/api/traces/{TRACE_A}")).await;
+    assert_ok_json(&resp);
+    assert_eq!(resp.json()["data"][0]["spans"].as_array().unwrap().len(), 2);
+    let resp = get(&r, &format!("/api/v3/traces/{TRACE_A}")).await;
+    assert_ok_json(&resp);
+    let resp = get(&r, &format!("/api/traces?traceID={TRACE_A}")).await;
+    assert_eq!(resp.json()["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn archive_write_failure_is_500() {
+    struct FailingWriter;
+    #[async_trait]
+    impl jaeger_storage::SpanWriter for FailingWriter {
+        async fn write_spans(&self, _: Vec<ResourceSpans>) -> Result<()> {
+            Err(StorageError::Unavailable("archive full".into()))
+        }
+    }
+    let f = Arc::new(fixture());
+    let mut state = QueryState::new(f.clone(), f.clone());
+    state.archive_reader = Some(f.clone());
+    state.archive_writer = Some(Arc::new(FailingWriter));
+    let r = router(state);
+    let resp = post(&r, &format!("/api/archive/{TRACE_A}"), &[], vec![]).await;
+    assert_http_error(&resp, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        resp.body,
+        v1_error_body(500, "storage unavailable: archive full")
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// /api/metrics, /api/quality-metrics, /api/deep-dependencies
+
+#[tokio::test]
+async fn metrics_validate_then_answer_501() {
+    let (r, _) = app();
+    for uri in [
+        "/api/metrics/latencies?service=frontend&quantile=0.95",
+        "/api/metrics/calls?service=frontend&spanKind=client&spanKind=SERVER&groupByOperation=1",
+        "/api/metrics/errors?service=&endTs=1700000000000&lookback=60000&step=1000&ratePer=60000",
+    ] {
+        let resp = get(&r, uri).await;
+        assert_http_error(&resp, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(
+            resp.body,
+            v1_error_body(
+                501,
+                "trace metrics are currently disabled - no metrics backend configured"
+            ),
+            "{uri}"
+        );
+    }
+    golden(
+        "metrics-disabled.json",
+        get(&r, "/api/metrics/calls?service=a")
+            .await
+            .body
+            .trim_end(),
+    );
+    // minstep is gone from Jaeger.
+    assert_eq!(
+        get(&r, "/api/metrics/minstep").await.body,
+        "404 page not found\n"
+    );
+}
+
+#[tokio::test]
+async fn bad_metrics_parameters_are_400() {
+    let (r, _) = app();
+    let cases = [
+        (
+            "/api/metrics/latencies?service=a",
+            r#"unable to parse param 'quantile': strconv.ParseFloat: parsing "": invalid syntax"#,
+        ),
+        // quantile is checked before service.
+        (
+            "/api/metrics/latencies?quantile=abc",
+            r#"unable to parse param 'quantile': strconv.ParseFloat: parsing "abc": invalid syntax"#,
+        ),
+        (
+            "/api/metrics/latencies?quantile=0.5",
+            "unable to parse param 'service': please provide at least one service name",
+        ),
+        (
+            "/api/metrics/calls",
+            "unable to parse param 'service': please provide at least one service name",
+        ),
+        (
+            "/api/metrics/errors?service=a&groupByOperation=yes",
+            r#"unable to parse param 'groupByOperation': strconv.ParseBool: parsing "yes": invalid syntax"#,
+        ),
+        (
+            "/api/metrics/calls?service=a&spanKind=server&spanKind=bogus",
+            "unable to parse param 'spanKind': unsupported span kind: 'bogus'",
+        ),
+        (
+            "/api/metrics/calls?service=a&spanKind=",
+            "unable to parse param 'spanKind': unsupported span kind: ''",
+        ),
+        (
+            "/api/metrics/calls?service=a&endTs=now",
+            r#"unable to parse param 'endTs': strconv.ParseInt: parsing "now": invalid syntax"#,
+        ),
+        (
+            "/api/metrics/calls?service=a&lookback=1h",
+            r#"unable to parse param 'lookback': strconv.ParseInt: parsing "1h": invalid syntax"#,
+        ),
+        (
+            "/api/metrics/calls?service=a&step=1.5",
+            r#"unable to parse param 'step': strconv.ParseInt: parsing "1.5": invalid syntax"#,
+        ),
+        (
+            "/api/metrics/calls?service=a&ratePer=99999999999999999999",
+            r#"unable to parse param 'ratePer': strconv.ParseInt: parsing "99999999999999999999": value out of range"#,
+        ),
+    ];
+    for (uri, msg) in cases {
+        let resp = get(&r, uri).await;
+        assert_http_error(&resp, StatusCode::BAD_REQUEST);
+        assert_eq!(resp.body, v1_error_body(400, msg), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn quality_metrics_sample() {
+    let (r, _) = app();
+    let resp = get(&r, "/api/quality-metrics?hours=24&service=frontend").await;
+    assert_ok_json(&resp);
+    golden("quality-metrics.json", &resp.body);
+    // No envelope; the parameters change nothing.
+    let v = resp.json();
+    assert!(v.get("data").is_none());
+    assert!(v["traceQualityDocumentationLink"].is_string());
+    assert_eq!(get(&r, "/api/quality-metrics").await.body, resp.body);
+}
+
+#[tokio::test]
+async fn deep_dependencies_sample() {
+    let (r, _) = app();
+    let resp = get(&r, "/api/deep-dependencies").await;
+    assert_ok_json(&resp);
+    golden("deep-dependencies.json", &resp.body);
+    let v = resp.json();
+    assert!(v.get("data").is_none());
+    assert!(resp.body.contains(r#"{"service":"customer","operation":"#));
+    let resp = get(&r, "/api/deep-dependencies?service=frontend").await;
+    assert!(resp.body.contains(r#"{"service":"frontend","operation":"#));
+    assert!(!resp.body.contains("customer"));
+}
+
+// ---------------------------------------------------------------------------------
+// Adjusters through the routes
+
+fn adjusted_app(max_skew: std::time::Duration, max_trace_size: usize) -> Router {
+    let f = Arc::new(fixture());
+    let mut state = QueryState::new(f.clone(), f.clone());
+    state.adjusters = jaeger_query::standard_adjusters(max_skew);
+    state.max_trace_size = max_trace_size;
+    router(state)
+}
+
+/// A skewed child on another host, a Zipkin shared id, an IP as a number, and a
+/// library attribute on a span.
+fn skewed_fixture() -> Fixture {
+    let t = "000000000000000000000000000005e3";
+    let mut parent = Span {
+        trace_id: tid(t),
+        span_id: sid("0000000000000010"),
+        name: "parent".into(),
+        kind: 3,
+        start_time_unix_nano: T0 + 10_000_000,
+        end_time_unix_nano: T0 + 110_000_000,
+        attributes: vec![
+            kv("z", s("1")),
+            kv("peer.ipv4", Value::IntValue(134_744_072)),
+            kv("telemetry.sdk.name", s("opentelemetry")),
+        ],
+        ..Default::default()
+    };
+    parent.links = vec![Link::default()];
+    let server = Span {
+        trace_id: tid(t),
+        span_id: sid("0000000000000010"),
+        name: "server".into(),
+        kind: 2,
+        start_time_unix_nano: T0,
+        end_time_unix_nano: T0 + 50_000_000,
+        ..Default::default()
+    };
+    Fixture {
+        batch: vec![
+            resource(
+                vec![kv("service.name", s("a")), kv("host.name", s("h1"))],
+                None,
+                vec![parent],
+            ),
+            resource(
+                vec![kv("service.name", s("b")), kv("host.name", s("h2"))],
+                None,
+                vec![server],
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn adjusters_run_unless_raw_toggled_per_request() {
+    let f = Arc::new(skewed_fixture());
+    let mut state = QueryState::new(f.clone(), f.clone());
+    state.adjusters = jaeger_query::standard_adjusters(std::time::Duration::from_secs(1));
+    let r = router(state);
+    let id = "000000000000000000000000000005e3";
+
+    let adjusted = get(&r, &format!("/api/traces/{id}")).await;
+    assert_ok_json(&adjusted);
+    golden("trace-adjusted.json", &adjusted.body);
+    let v = adjusted.json();
+    let spans = v["data"][0]["spans"].as_array().unwrap();
+    let server = spans
+        .iter()
+        .find(|s| s["operationName"] == "server")
+        .unwrap();
+    // New id, the client as parent, shifted 35ms into the parent, with a warning.
+    assert_eq!(server["spanID"], "0000000000000001");
+    assert_eq!(server["references"][0]["spanID"], "0000000000000010");
+    assert_eq!(
+        server["startTime"].as_u64().unwrap(),
+        (T0 + 35_000_000) / 1000
+    );
+    assert_eq!(
+        server["warnings"],
+        serde_json::json!(["This span's timestamps were adjusted by 35ms"])
+    );
+    let parent = spans
+        .iter()
+        .find(|s| s["operationName"] == "parent")
+        .unwrap();
+    assert_eq!(
+        parent["warnings"],
+        serde_json::json!(["Invalid span link removed"])
+    );
+
+    // raw=true on the same router: as stored.
+    let raw = get(&r, &format!("/api/traces/{id}?raw=true")).await;
+    let v = raw.json();
+    let spans = v["data"][0]["spans"].as_array().unwrap();
+    assert!(spans.iter().all(|s| s["spanID"] == "0000000000000010"));
+    assert!(spans.iter().all(|s| s["warnings"].is_null()));
+    assert_eq!(spans[0]["tags"][0]["key"], "z");
+    // And adjusted again without it.
+    assert_eq!(
+        get(&r, &format!("/api/traces/{id}")).await.body,
+        adjusted.body
+    );
+    assert_eq!(
+        get(&r, &format!("/api/traces/{id}?raw=false")).await.body,
+        adjusted.body
+    );
+
+    // api_v3: rawTraces toggles the same way.
+    let v3 = get(&r, &format!("/api/v3/traces/{id}")).await.json();
+    assert!(v3.to_string().contains("@jaeger@warnings"));
+    let v3_raw = get(&r, &format!("/api/v3/traces/{id}?rawTraces=true"))
+        .await
+        .json();
+    assert!(!v3_raw.to_string().contains("@jaeger@warnings"));
+    let window = "query.startTimeMin=2024-01-31T05:28:00Z&query.startTimeMax=2024-01-31T05:29:00Z";
+    let found = get(&r, &format!("/api/v3/traces?{window}&query.rawTraces=true"))
+        .await
+        .json();
+    assert!(!found.to_string().contains("@jaeger@warnings"));
+    let found = get(&r, &format!("/api/v3/traces?{window}")).await.json();
+    assert!(found.to_string().contains("@jaeger@warnings"));
+    // Multi-get and search honour raw too.
+    let m = get(&r, &format!("/api/traces?traceID={id}&raw=true")).await;
+    assert!(!m.body.contains("adjusted by"));
+    let m = get(&r, &format!("/api/traces?traceID={id}")).await;
+    assert!(m.body.contains("adjusted by 35ms"));
+}
+
+#[tokio::test]
+async fn default_max_skew_warns_without_shifting() {
+    let f = Arc::new(skewed_fixture());
+    let mut state = QueryState::new(f.clone(), f.clone());
+    state.adjusters = jaeger_query::standard_adjusters(std::time::Duration::ZERO);
+    let r = router(state);
+    let v = get(&r, "/api/traces/5e3").await.json();
+    let server = v["data"][0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["operationName"] == "server")
+        .unwrap()
+        .clone();
+    assert_eq!(server["startTime"].as_u64().unwrap(), T0 / 1000);
+    assert_eq!(
+        server["warnings"],
+        serde_json::json!([
+            "clock skew adjustment disabled; not applying calculated delta of 35ms"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn adjusted_fixture_trace_sorts_tags() {
+    let r = adjusted_app(std::time::Duration::ZERO, 0);
+    let v = get(&r, &format!("/api/traces/{TRACE_A}")).await.json();
+    let keys: Vec<&str> = v["data"][0]["spans"][0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "otel.scope.name",
+            "otel.scope.version",
+            "big",
+            "html",
+            "http.method",
+            "http.status_code",
+            "ratio",
+            "span.kind",
+            "otel.status_code",
+            "w3c.tracestate"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn max_trace_size_truncates() {
+    let r = adjusted_app(std::time::Duration::ZERO, 1);
+    let v = get(&r, &format!("/api/traces/{TRACE_A}")).await.json();
+    let spans = v["data"][0]["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        spans[0]["warnings"],
+        serde_json::json!(["trace has more than 1 spans, showing first 1 spans only"])
+    );
+    // Raw traces are capped too: the cap protects the server.
+    let v = get(&r, &format!("/api/traces/{TRACE_A}?raw=true"))
+        .await
+        .json();
+    assert_eq!(v["data"][0]["spans"].as_array().unwrap().len(), 1);
+    // A trace within the cap is untouched.
+    let v = get(&r, &format!("/api/traces/{TRACE_B}")).await.json();
+    assert!(v["data"][0]["spans"][0]["warnings"].is_null());
+}
+
+#[tokio::test]
+async fn absurdly_long_trace_id_is_400() {
+    let (r, _) = app();
+    let id = "a".repeat(10_000);
+    let resp = get(&r, &format!("/api/traces/{id}")).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.body,
+        v1_error_body(
+            400,
+            &format!("TraceID cannot be longer than 32 hex characters: {id}")
+        )
+    );
+    let resp = post(&r, &format!("/api/archive/{id}"), &[], vec![]).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+    let resp = get(&r, &format!("/api/v3/traces/{id}")).await;
+    assert_http_error(&resp, StatusCode::BAD_REQUEST);
+}
+
+/// What the binary's end-to-end test (`tests/all_in_one.rs`) expects once it runs the
+/// standard adjusters: span tags sorted, nothing else changed.
+#[tokio::test]
+async fn standard_adjusters_give_the_e2e_expected_trace() {
+    use jaeger_storage::SpanWriter;
+    let tid = "5b8efff798038103d269b633813fc60c";
+    let start: u64 = 1_706_678_909_209_712_000;
+    let body = serde_json::json!({
+      "resourceSpans": [{
+        "resource": {"attributes": [
+          {"key": "service.name", "value": {"stringValue": "shop"}},
+          {"key": "host.name", "value": {"stringValue": "box-1"}}
+        ]},
+        "scopeSpans": [{
+          "scope": {"name": "e2e-json", "version": "1.2.3"},
+          "spans": [
+            {"traceId": tid, "spanId": "00000000000000a1", "name": "GET /checkout", "kind": 2,
+             "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 5_000_000).to_string(),
+             "attributes": [
+               {"key": "http.method", "value": {"stringValue": "GET"}},
+               {"key": "http.status_code", "value": {"intValue": "200"}},
+               {"key": "cached", "value": {"boolValue": false}},
+               {"key": "ratio", "value": {"doubleValue": 0.25}}],
+             "status": {}},
+            {"traceId": tid, "spanId": "00000000000000b2", "parentSpanId": "00000000000000a1",
+             "name": "SELECT orders", "kind": 3,
+             "startTimeUnixNano": (start + 1_000_000).to_string(), "endTimeUnixNano": (start + 3_000_000).to_string(),
+             "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}}],
+             "events": [{"timeUnixNano": (start + 2_000_000).to_string(), "name": "rows fetched",
+                         "attributes": [{"key": "rows", "value": {"intValue": "42"}}]}],
+             "status": {"code": 2, "message": "deadlock"}}
+          ]
+        }]
+      }]
+    });
+    let req = jaeger_model::otlp_json_decode::decode_request(body.to_string().as_bytes()).unwrap();
+    let store = jaeger_storage::memory::MemoryStore::new(10);
+    store.write_spans(req.resource_spans).await.unwrap();
+    let mut state = QueryState::new(store.clone(), store.clone());
+    state.adjusters = jaeger_query::standard_adjusters(std::time::Duration::ZERO);
+    let r = router(state);
+    let mut v = get(&r, &format!("/api/traces/{tid}")).await.json();
+    let spans = v["data"][0]["spans"].as_array_mut().unwrap();
+    spans.sort_by(|a, b| a["spanID"].as_str().cmp(&b["spanID"].as_str()));
+    let us = start / 1000;
+    let expected = serde_json::json!({
+      "traceID": tid,
+      "spans": [
+        {
+          "traceID": tid, "spanID": "00000000000000a1", "operationName": "GET /checkout",
+          "references": [], "startTime": us, "duration": 5000,
+          "tags": [
+            {"key": "otel.scope.name", "type": "string", "value": "e2e-json"},
+            {"key": "otel.scope.version", "type": "string", "value": "1.2.3"},
+            {"key": "cached", "type": "bool", "value": false},
+            {"key": "http.method", "type": "string", "value": "GET"},
+            {"key": "http.status_code", "type": "int64", "value": 200},
+            {"key": "ratio", "type": "float64", "value": 0.25},
+            {"key": "span.kind", "type": "string", "value": "server"}
+          ],
+          "logs": [], "processID": "p1", "warnings": null
+        },
+        {
+          "traceID": tid, "spanID": "00000000000000b2", "operationName": "SELECT orders",
+          "references": [{"refType": "CHILD_OF", "traceID": tid, "spanID": "00000000000000a1"}],
+          "startTime": us + 1000, "duration": 2000,
+          "tags": [
+            {"key": "otel.scope.name", "type": "string", "value": "e2e-json"},
+            {"key": "otel.scope.version", "type": "string", "value": "1.2.3"},
+            {"key": "db.system", "type": "string", "value": "postgresql"},
+            {"key": "span.kind", "type": "string", "value": "client"},
+            {"key": "otel.status_code", "type": "string", "value": "ERROR"},
+            {"key": "error", "type": "bool", "value": true},
+            {"key": "otel.status_description", "type": "string", "value": "deadlock"}
+          ],
+          "logs": [{"timestamp": us + 2000, "fields": [
+            {"key": "event", "type": "string", "value": "rows fetched"},
+            {"key": "rows", "type": "int64", "value": 42}
+          ]}],
+          "processID": "p1", "warnings": null
+        }
+      ],
+      "processes": {"p1": {"serviceName": "shop", "tags": [
+        {"key": "host.name", "type": "string", "value": "box-1"}
+      ]}},
+      "warnings": null
+    });
+    assert_eq!(v["data"][0], expected);
+}

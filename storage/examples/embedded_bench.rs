@@ -227,6 +227,19 @@ fn dir_size(p: &std::path::Path) -> u64 {
     total
 }
 
+/// Bytes of the fjall journal files (`*.jnl`): a bounded, fixed-size overhead.
+fn journal_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jnl"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 fn pct(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -268,7 +281,7 @@ async fn run(total: usize, layout: &str) {
             while slab.len() < BATCH && generated < total {
                 let t = g.trace();
                 trace_ids.push(t.id);
-                if t.id.low() % 97 == 0 {
+                if t.id.low().is_multiple_of(97) {
                     let (svc, sp) = &t.spans[t.spans.len() - 1];
                     let user = sp
                         .attributes
@@ -340,8 +353,14 @@ async fn run(total: usize, layout: &str) {
         .await
         .expect("flush task")
         .expect("flush");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let background compaction settle (BENCH_SETTLE_SECS, default 2).
+    let settle = std::env::var("BENCH_SETTLE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    tokio::time::sleep(Duration::from_secs(settle)).await;
     let disk = dir_size(dir.path());
+    let journal = journal_size(dir.path());
     if std::env::var_os("BENCH_DU").is_some() {
         let _ = std::process::Command::new("du")
             .arg("-ab")
@@ -414,9 +433,11 @@ async fn run(total: usize, layout: &str) {
         write_cpu
     );
     println!(
-        "  disk: {} bytes, {:.1} B/span (after flush)",
+        "  disk: {} bytes, {:.1} B/span (after flush); without the journal ({} MiB, bounded): {:.1} B/span",
         disk,
-        disk as f64 / written as f64
+        disk as f64 / written as f64,
+        journal / (1024 * 1024),
+        (disk - journal) as f64 / written as f64
     );
     println!(
         "  trace by id: p50 {}  p99 {}",

@@ -60,6 +60,8 @@ pub enum JobError {
     WorkerLost,
     #[error("the run was cancelled")]
     Cancelled,
+    #[error("{0} distinct service and peer.service names in one window; at most 2^29 are supported")]
+    TooManyServices(usize),
 }
 
 /// Options of one run. `Default` gives the previous-day window's other settings; set
@@ -351,6 +353,9 @@ fn derive_on_thread(
         return Err(JobError::Cancelled);
     }
     let finished = partitioner.finish()?;
+    if finished.interner.len() >= plan::MAX_SERVICE_IDS {
+        return Err(JobError::TooManyServices(finished.interner.len()));
+    }
     let scan_duration = started.elapsed();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -364,6 +369,7 @@ fn derive_on_thread(
         large_trace_spans: opts.large_trace_spans,
         threads: opts.threads.max(1),
         batch_size: 8192,
+        memory_limit: opts.memory_limit_bytes,
     };
     let runs = group_into_runs(finished.partitions, opts.run_budget());
     let mut tally = Tally::default();

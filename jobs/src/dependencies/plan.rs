@@ -23,7 +23,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::JobError;
-use super::rows::{LINKS_SCHEMA, SPANS_SCHEMA};
+use super::rows::{CLIENT_SIDE, LINKS_SCHEMA, SPANS_SCHEMA};
 
 /// Outcome codes of the plan.
 pub(crate) mod outcome {
@@ -60,6 +60,7 @@ pub(crate) struct PlanOptions {
     pub large_trace_spans: u64,
     pub threads: usize,
     pub batch_size: usize,
+    pub memory_limit: Option<usize>,
 }
 
 /// One row of the plan's result.
@@ -87,35 +88,106 @@ pub(crate) struct RunResult {
 /// Stage 1: one row per span id (`node`), from the spans and every reference to them.
 ///
 /// - The server half (server, consumer, internal, unspecified) and the client half
-///   (client, producer) are kept apart: a Zipkin shared span has both.
-/// - As a parent a node is its server half; as a child it is its client half, whose
-///   parent is the call's caller (the server half of a shared span names the same parent,
-///   and is not counted twice).
+///   (client, producer) come from `min(v)` and `max(v)` (see `rows::pack_half`): a Zipkin
+///   shared span has both. As a parent a node is its server half; as a child its client
+///   half, whose parent is the caller (the server half names the same parent and is not
+///   counted twice).
 /// - `refd` counts the references that make a node not a leaf.
+///
+/// Plain aggregates over plain columns (no `CASE`): this is the widest step of the job.
 const NODE_SQL: &str = r#"
-SELECT t, s,
-    arrow_cast(sum(CASE WHEN rt = 0 THEN 1 ELSE 0 END), 'UInt32') AS n_spans,
-    min(CASE WHEN rt = 0 AND kind NOT IN (3, 4) THEN svc END) AS srv_svc,
-    min(CASE WHEN rt = 0 AND kind NOT IN (3, 4) THEN kind END) AS srv_kind,
-    min(CASE WHEN rt = 0 AND kind IN (3, 4) THEN svc END) AS cli_svc,
-    max(CASE WHEN rt = 0 AND kind IN (3, 4) THEN kind END) AS cli_kind,
-    max(CASE WHEN rt = 0 THEN peer END) AS cli_peer,
-    min(CASE WHEN rt = 0 THEN start END) AS n_start,
-    coalesce(min(CASE WHEN rt = 0 AND kind IN (3, 4) AND p <> 0 THEN p END),
-             min(CASE WHEN rt = 0 AND p <> 0 THEN p END)) AS pp,
-    arrow_cast(sum(CASE WHEN rt IN (1, 2) OR (rt = 3 AND kind = 5) THEN 1 ELSE 0 END), 'UInt32') AS refd
+SELECT t, s, count(v) AS n_spans, min(v) AS vmin, max(v) AS vmax, max(peer) AS peer,
+    min(start) AS n_start, min(p) AS pp, count(w) AS refd
 FROM (
-    SELECT t, s, arrow_cast(0, 'UInt8') AS rt, kind, svc, peer, p, start FROM spans
+    SELECT t, s, v, peer, start, p, arrow_cast(NULL, 'UInt8') AS w FROM spans
     UNION ALL
-    SELECT t, p AS s, arrow_cast(1, 'UInt8') AS rt, kind, svc, peer, p, start
-    FROM spans WHERE p <> 0
+    SELECT t, p AS s, arrow_cast(NULL, 'UInt64') AS v, arrow_cast(NULL, 'UInt32') AS peer,
+        arrow_cast(NULL, 'UInt64') AS start, arrow_cast(NULL, 'UInt64') AS p,
+        arrow_cast(1, 'UInt8') AS w
+    FROM spans WHERE p IS NOT NULL
     UNION ALL
-    SELECT t, s, rt, kind, svc, arrow_cast(0, 'UInt32') AS peer, arrow_cast(0, 'UInt64') AS p,
-           start
+    SELECT t, s, arrow_cast(NULL, 'UInt64') AS v, arrow_cast(NULL, 'UInt32') AS peer,
+        arrow_cast(NULL, 'UInt64') AS start, arrow_cast(NULL, 'UInt64') AS p,
+        CASE WHEN rt IN (1, 2) OR (rt = 3 AND kind = 5) THEN arrow_cast(1, 'UInt8') END AS w
     FROM links
 )
 GROUP BY t, s
 "#;
+
+/// Decodes stage 1's packed halves into the columns stage 2 reads.
+fn decode_node(batch: &RecordBatch) -> Result<RecordBatch, JobError> {
+    use datafusion::arrow::array::{UInt8Array, UInt32Array, UInt64Array};
+    use datafusion::arrow::datatypes::{Field, Schema, UInt64Type};
+
+    let u64_col = |name: &str| -> Result<UInt64Array, JobError> {
+        let col = batch.column_by_name(name).ok_or_else(|| {
+            DataFusionError::Internal(format!("stage 1 lost column {name}"))
+        })?;
+        Ok(cast(col, &DataType::UInt64)?.as_primitive::<UInt64Type>().clone())
+    };
+    let (t, s, n_spans, vmin, vmax) = (
+        u64_col("t")?,
+        u64_col("s")?,
+        u64_col("n_spans")?,
+        u64_col("vmin")?,
+        u64_col("vmax")?,
+    );
+    let (peer, n_start, pp, refd) = (
+        u64_col("peer")?,
+        u64_col("n_start")?,
+        u64_col("pp")?,
+        u64_col("refd")?,
+    );
+    let rows = batch.num_rows();
+    let (mut srv_svc, mut srv_kind, mut cli_svc, mut cli_kind) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    let half = |v: u64| (((v & !CLIENT_SIDE) >> 8) as u32, (v & 0xff) as u8);
+    for i in 0..rows {
+        let server = (!vmin.is_null(i) && vmin.value(i) & CLIENT_SIDE == 0).then(|| half(vmin.value(i)));
+        let client = (!vmax.is_null(i) && vmax.value(i) & CLIENT_SIDE != 0).then(|| half(vmax.value(i)));
+        srv_svc.push(server.map(|h| h.0));
+        srv_kind.push(server.map(|h| h.1));
+        cli_svc.push(client.map(|h| h.0));
+        cli_kind.push(client.map(|h| h.1));
+    }
+    let u32_of = |a: &UInt64Array| -> UInt32Array { a.iter().map(|v| v.map(|v| v as u32)).collect() };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("t", DataType::UInt64, false),
+        Field::new("s", DataType::UInt64, false),
+        Field::new("n_spans", DataType::UInt32, false),
+        Field::new("srv_svc", DataType::UInt32, true),
+        Field::new("srv_kind", DataType::UInt8, true),
+        Field::new("cli_svc", DataType::UInt32, true),
+        Field::new("cli_kind", DataType::UInt8, true),
+        Field::new("cli_peer", DataType::UInt32, true),
+        Field::new("n_start", DataType::UInt64, true),
+        Field::new("pp", DataType::UInt64, true),
+        Field::new("refd", DataType::UInt32, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(t),
+            Arc::new(s),
+            Arc::new(u32_of(&n_spans)),
+            Arc::new(UInt32Array::from(srv_svc)),
+            Arc::new(UInt8Array::from(srv_kind)),
+            Arc::new(UInt32Array::from(cli_svc)),
+            Arc::new(UInt8Array::from(cli_kind)),
+            Arc::new(u32_of(&peer)),
+            Arc::new(n_start),
+            Arc::new(pp),
+            Arc::new(u32_of(&refd)),
+        ],
+    )?)
+}
+
+/// Service ids must fit the 29 bits [`outcomes_sql`] packs them in.
+pub(crate) const MAX_SERVICE_IDS: usize = 1 << 29;
 
 /// Stage 2: outcome counts from `node` (materialized) and `links`.
 fn outcomes_sql(peer_service: bool) -> String {
@@ -178,13 +250,16 @@ o AS (
     FROM node
     WHERE n_spans > 0 AND cli_svc IS NOT NULL
 )
-SELECT outcome,
-    CASE WHEN outcome IN ({EDGE}, {SHARED}, {PEER}, {SELF_CALL}) THEN parent ELSE 0 END AS parent,
-    CASE WHEN outcome IN ({EDGE}, {SHARED}, {PEER}, {SELF_CALL}) THEN child ELSE 0 END AS child,
-    CASE WHEN outcome IN ({EDGE}, {SELF_CALL}, {IN_PROCESS}) THEN skewed ELSE false END AS skewed,
+-- One UInt64 key per (outcome, skew, parent, child): a single-column group-by is the fast one.
+SELECT
+    arrow_cast(outcome, 'Int64') * 576460752303423488
+    + (CASE WHEN skewed AND outcome IN ({EDGE}, {SELF_CALL}, {IN_PROCESS}) THEN 288230376151711744 ELSE 0 END)
+    + (CASE WHEN outcome IN ({EDGE}, {SHARED}, {PEER}, {SELF_CALL})
+            THEN arrow_cast(parent, 'Int64') * 536870912 + arrow_cast(child, 'Int64') ELSE 0 END)
+    AS k,
     count(*) AS n
 FROM o
-GROUP BY 1, 2, 3, 4
+GROUP BY 1
 "#
     )
 }
@@ -206,6 +281,11 @@ fn session(
         .with_batch_size(opts.batch_size.max(1024));
     let options = config.options_mut();
     options.optimizer.prefer_hash_join = prefer_hash_join;
+    if let Some(limit) = opts.memory_limit {
+        // The default (10 MiB per sort) alone overflows a small pool.
+        let reserve = &mut options.execution.sort_spill_reservation_bytes;
+        *reserve = (*reserve).min(limit / 16);
+    }
     SessionContext::new_with_config_rt(config, runtime.clone())
 }
 
@@ -227,7 +307,7 @@ fn register(
     Ok(())
 }
 
-fn is_out_of_memory(err: &DataFusionError) -> bool {
+pub(crate) fn is_out_of_memory(err: &DataFusionError) -> bool {
     matches!(err.find_root(), DataFusionError::ResourcesExhausted(_))
 }
 
@@ -244,33 +324,33 @@ async fn run_links(
     peer_service: bool,
     partitions: usize,
 ) -> Result<Vec<OutcomeRow>, DataFusionError> {
-    let node = ctx.sql(NODE_SQL).await?;
-    let schema = Arc::new(node.schema().as_arrow().clone());
-    let node = node.collect_partitioned().await?;
-    ctx.register_table(
-        "node",
-        Arc::new(MemTable::try_new(schema, rebalance(node, partitions))?),
-    )?;
-    let batches = ctx
-        .sql(&outcomes_sql(peer_service))
-        .await?
-        .collect()
-        .await?;
+    let node = ctx.sql(NODE_SQL).await?.collect_partitioned().await?;
+    let mut decoded = Vec::with_capacity(node.len());
+    for part in node {
+        let mut out = Vec::with_capacity(part.len());
+        for b in &part {
+            out.push(decode_node(b).map_err(|e| DataFusionError::External(Box::new(e)))?);
+        }
+        decoded.push(out);
+    }
+    let schema = match decoded.iter().flatten().next() {
+        Some(b) => b.schema(),
+        None => return Ok(Vec::new()),
+    };
+    ctx.register_table("node", Arc::new(MemTable::try_new(schema, rebalance(decoded, partitions))?))?;
+    let batches = ctx.sql(&outcomes_sql(peer_service)).await?.collect().await?;
     ctx.deregister_table("node")?;
     let mut rows = Vec::new();
     for b in &batches {
         let conv = |idx| i64_column(b, idx).map_err(|e| DataFusionError::External(Box::new(e)));
-        let (o, p, c, n) = (conv(0)?, conv(1)?, conv(2)?, conv(4)?);
-        let skew = b
-            .column(3)
-            .as_boolean_opt()
-            .ok_or_else(|| DataFusionError::Internal("skewed column is not boolean".to_string()))?;
+        let (k, n) = (conv(0)?, conv(1)?);
         for i in 0..b.num_rows() {
+            let key = k[i];
             rows.push(OutcomeRow {
-                outcome: o[i],
-                parent: u32::try_from(p[i]).unwrap_or(0),
-                child: u32::try_from(c[i]).unwrap_or(0),
-                skewed: !skew.is_null(i) && skew.value(i),
+                outcome: key >> 59,
+                skewed: (key >> 58) & 1 == 1,
+                parent: ((key >> 29) & 0x1fff_ffff) as u32,
+                child: (key & 0x1fff_ffff) as u32,
                 count: u64::try_from(n[i]).unwrap_or(0),
             });
         }

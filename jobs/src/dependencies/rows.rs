@@ -41,17 +41,34 @@ const REF_TYPE_ATTRIBUTE: &str = "opentracing.ref_type";
 /// Rows per Arrow batch built in a partition.
 const BATCH_ROWS: usize = 8192;
 
+/// `spans`: `t` trace key, `s` span id, `p` parent span id (null: none), `v` the span's
+/// half packed as [`pack_half`], `peer` the `peer.service` id of a client/producer span
+/// (0: none), `start` start time.
 pub(crate) static SPANS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("t", DataType::UInt64, false),
         Field::new("s", DataType::UInt64, false),
-        Field::new("p", DataType::UInt64, false),
-        Field::new("kind", DataType::UInt8, false),
-        Field::new("svc", DataType::UInt32, false),
+        Field::new("p", DataType::UInt64, true),
+        Field::new("v", DataType::UInt64, false),
         Field::new("peer", DataType::UInt32, false),
         Field::new("start", DataType::UInt64, false),
     ]))
 });
+
+/// Bit set in a packed half for the client side (client, producer).
+pub(crate) const CLIENT_SIDE: u64 = 1 << 63;
+
+/// A span's half as one `u64`: side bit, service id, kind. `min(v)` over a span id's rows
+/// is its server half when it has one, `max(v)` its client half when it has one, so one
+/// column and two plain aggregates describe a Zipkin shared span.
+pub(crate) fn pack_half(kind: u8, svc: u32) -> u64 {
+    let side = if kind == KIND_CLIENT || kind == KIND_PRODUCER {
+        CLIENT_SIDE
+    } else {
+        0
+    };
+    side | (u64::from(svc) << 8) | u64::from(kind)
+}
 
 pub(crate) static LINKS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -96,6 +113,11 @@ impl Interner {
         id
     }
 
+    /// Ids handed out, "no service" included.
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
     pub(crate) fn name(&self, id: u32) -> &str {
         self.names
             .get(id as usize)
@@ -118,9 +140,8 @@ pub(crate) struct IngestCounters {
 struct SpanCols {
     t: Vec<u64>,
     s: Vec<u64>,
-    p: Vec<u64>,
-    kind: Vec<u8>,
-    svc: Vec<u32>,
+    p: Vec<Option<u64>>,
+    v: Vec<u64>,
     peer: Vec<u32>,
     start: Vec<u64>,
 }
@@ -136,8 +157,7 @@ impl SpanCols {
             Arc::new(UInt64Array::from(cols.t)),
             Arc::new(UInt64Array::from(cols.s)),
             Arc::new(UInt64Array::from(cols.p)),
-            Arc::new(UInt8Array::from(cols.kind)),
-            Arc::new(UInt32Array::from(cols.svc)),
+            Arc::new(UInt64Array::from(cols.v)),
             Arc::new(UInt32Array::from(cols.peer)),
             Arc::new(UInt64Array::from(cols.start)),
         ];
@@ -369,9 +389,8 @@ impl Partitioner {
         let cols = &mut self.buckets[b].span_cols;
         cols.t.push(t);
         cols.s.push(s);
-        cols.p.push(p);
-        cols.kind.push(kind);
-        cols.svc.push(svc);
+        cols.p.push((p != 0).then_some(p));
+        cols.v.push(pack_half(kind, svc));
         cols.peer.push(peer);
         cols.start.push(start);
         if cols.len() >= BATCH_ROWS {

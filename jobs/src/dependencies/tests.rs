@@ -420,26 +420,28 @@ async fn partitioning_spilling_and_splitting_do_not_change_links() {
     let base = run(1, None, None).await;
     assert_eq!(base.summary.runs, 1);
     assert_eq!(base.summary.spilled_bytes, 0);
-    // Every batch spilled to disk, and runs of at most a quarter of a 2 MiB pool, which
-    // hash joins overflow: runs are split until they fit.
-    let constrained = run(8, Some(2 << 20), Some(1)).await;
-    let s = &constrained.summary;
-    assert!(s.spilled_bytes > 0, "{s}");
-    assert!(s.runs > 1, "{s}");
-    assert!(s.split_runs > 0, "{s}");
-    assert_eq!(base.links, constrained.links);
-    let mut a = base.summary.clone();
-    let mut b = constrained.summary.clone();
-    for s in [&mut a, &mut b] {
-        s.duration = Duration::ZERO;
-        s.scan_duration = Duration::ZERO;
-        s.plan_duration = Duration::ZERO;
-        s.runs = 0;
-        s.split_runs = 0;
-        s.sort_merge_runs = 0;
-        s.spilled_bytes = 0;
+    // Every batch spilled to disk, many partitions grouped into several runs.
+    let spilled = run(8, Some(1 << 20), Some(1)).await;
+    assert!(spilled.summary.spilled_bytes > 0, "{}", spilled.summary);
+    assert!(spilled.summary.runs > 1, "{}", spilled.summary);
+    // One partition bigger than the pool: the run is split by trace hash until it fits.
+    let split = run(1, Some(1 << 20), None).await;
+    assert!(split.summary.split_runs > 0, "{}", split.summary);
+    for other in [&spilled, &split] {
+        assert_eq!(base.links, other.links);
+        let mut a = base.summary.clone();
+        let mut b = other.summary.clone();
+        for s in [&mut a, &mut b] {
+            s.duration = Duration::ZERO;
+            s.scan_duration = Duration::ZERO;
+            s.plan_duration = Duration::ZERO;
+            s.runs = 0;
+            s.split_runs = 0;
+            s.sort_merge_runs = 0;
+            s.spilled_bytes = 0;
+        }
+        assert_eq!(a, b);
     }
-    assert_eq!(a, b);
     // Every trace: a call across services, a shared span, a peer leaf, a produced message
     // consumed by the next trace.
     assert_eq!(base.summary.traces, TRACES);
@@ -450,24 +452,37 @@ async fn partitioning_spilling_and_splitting_do_not_change_links() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trace_too_big_for_the_pool_runs_with_sort_merge_joins() {
+async fn a_trace_too_big_for_the_pool_fails_cleanly_and_writes_nothing() {
     let case = parse_case("many t1 100000 A\nspan t1 100001 1 B server\n");
     let reader = Arc::new(VecReader {
         chunk: 1000,
         ..VecReader::new(case.spans.clone())
     });
+    // 8 MiB holds a 100k-span trace.
     let opts = DependenciesJobOptions {
-        memory_limit_bytes: Some(32 << 20),
+        memory_limit_bytes: Some(8 << 20),
         ..case.opts.clone()
     };
-    let out = derive_links(reader, &opts).await.expect("derive");
-    eprintln!("{}", out.summary);
-    assert!(out.summary.sort_merge_runs > 0, "{}", out.summary);
-    assert_eq!(out.links.len(), 1);
-    assert_eq!(
-        (out.links[0].parent.as_str(), out.links[0].child.as_str()),
-        ("A", "B")
+    let out = derive_links(reader.clone(), &opts).await.expect("derive");
+    assert_eq!(out.links.len(), 1, "{}", out.summary);
+    // 4 MiB does not: the trace cannot be split, the sort-merge retry cannot spill enough.
+    let store = MemoryStore::new(10);
+    let opts = DependenciesJobOptions {
+        memory_limit_bytes: Some(4 << 20),
+        ..case.opts.clone()
+    };
+    let err = run_dependencies_job(reader, store.clone(), &opts)
+        .await
+        .expect_err("pool too small");
+    assert!(
+        matches!(&err, JobError::DataFusion(e) if plan::is_out_of_memory(e)),
+        "{err}"
     );
+    let links = store
+        .get_dependencies(BASE + DAY_NANOS, DAY_NANOS)
+        .await
+        .expect("links");
+    assert!(links.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,11 @@
-//! Chunks: the spans of one trace from one write batch, stored as one value.
+//! Chunks: the spans of one trace from one write batch, and the blocks that hold them.
 //!
 //! The write path turns a batch into chunks (moving spans, not copying them), encodes
-//! each as a compressed OTLP `TracesData`, and computes one posting per service in the
-//! chunk. The read path decodes chunks and checks spans against a query.
+//! each as an OTLP `TracesData` appended to a block, compresses each block (~64 KiB raw)
+//! once, and computes one posting per service in each chunk. Compressing whole blocks
+//! rather than single chunks is what keeps small chunks (a service's 2-3 spans of a
+//! trace) cheap on disk and on the CPU. The read path decompresses blocks, decodes
+//! chunks and checks spans against a query.
 
 use std::collections::HashSet;
 
@@ -16,7 +19,7 @@ use jaeger_model::trace::{service_name, value_to_string};
 use prost::Message;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::keys::{Posting, TermHasher, get_varint, put_varint, service_hash};
+use super::keys::{ChunkRef, Posting, TermHasher, get_varint, put_varint, service_hash};
 use crate::{Result, StorageError, TraceQuery};
 
 /// First byte of a chunk value: how the rest is encoded.
@@ -24,35 +27,46 @@ const FORMAT_RAW: u8 = 0;
 const FORMAT_ZSTD: u8 = 1;
 /// zstd level 1: measured best ingest rate for a small loss in size (see docs/embedded-store.md).
 const ZSTD_LEVEL: i32 = 1;
-/// Chunks below this are stored raw: compression would not pay for its header.
+/// Blocks below this are stored raw: compression would not pay for its header.
 const MIN_COMPRESS_LEN: usize = 128;
-/// A decoded chunk larger than this is treated as corrupt rather than allocated.
-const MAX_CHUNK_LEN: u64 = 512 * 1024 * 1024;
+/// A block is cut once its raw content reaches this size.
+const BLOCK_TARGET: usize = 64 * 1024;
+/// A decoded block larger than this is treated as corrupt rather than allocated.
+const MAX_BLOCK_LEN: u64 = 1024 * 1024 * 1024;
 
-/// One service's spans in one chunk, as the index sees them.
-pub(crate) struct ChunkPosting {
+/// One service's spans in one block, as the index sees them.
+pub(crate) struct BlockPosting {
     pub service_hash: u64,
-    /// Earliest span start of this service in the chunk, µs (floor).
+    /// Latest span start of this service in the block, µs (ceil).
     pub ts_us: u64,
     pub posting: Posting,
 }
 
+pub(crate) struct PreparedBlock {
+    /// The stored (compressed) value.
+    pub value: Vec<u8>,
+    pub postings: Vec<BlockPosting>,
+}
+
 pub(crate) struct PreparedChunk {
     pub trace_id: TraceId,
-    pub value: Vec<u8>,
-    pub postings: Vec<ChunkPosting>,
+    /// Index into `PreparedBatch::blocks`; offset and length within its raw content.
+    pub block: usize,
+    pub offset: u32,
+    pub len: u32,
 }
 
 /// A write batch ready to be committed: everything CPU-heavy is done.
 pub(crate) struct PreparedBatch {
+    pub blocks: Vec<PreparedBlock>,
     pub chunks: Vec<PreparedChunk>,
     /// Distinct `(service, operation, kind)` seen in the batch.
     pub operations: Vec<(String, String, &'static str)>,
     pub span_count: usize,
     pub min_start_us: u64,
     pub max_start_us: u64,
-    /// Largest `max_start - ts` of any posting: how far before a query's start a
-    /// posting key may lie and still hold a matching span.
+    /// Largest span start range of any posting: how far after a query's end a posting
+    /// key may lie and still hold a matching span.
     pub max_width_us: u64,
 }
 
@@ -66,6 +80,8 @@ struct ServiceAcc {
     fingerprints: Vec<u16>,
     /// Resources whose attribute terms are already in `fingerprints`.
     resources: Vec<usize>,
+    /// (offset, length) of the chunks of the block holding this service's spans.
+    chunks: Vec<(u32, u32)>,
 }
 
 struct TraceGroup {
@@ -139,6 +155,7 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
                             max_dur_ns: 0,
                             fingerprints: Vec::new(),
                             resources: Vec::new(),
+                            chunks: Vec::new(),
                         });
                         g.services.last_mut().expect("just pushed")
                     }
@@ -188,6 +205,7 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
     }
 
     let mut out = PreparedBatch {
+        blocks: Vec::new(),
         chunks: Vec::with_capacity(groups.len()),
         operations,
         span_count,
@@ -195,35 +213,79 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
         max_start_us: 0,
         max_width_us: 0,
     };
+    let mut raw: Vec<u8> = Vec::with_capacity(BLOCK_TARGET * 2);
+    // Per service, what the current block holds.
+    let mut block_services: Vec<ServiceAcc> = Vec::new();
     for g in groups {
-        let value = encode_chunk(g.resource_spans)?;
-        let mut postings = Vec::with_capacity(g.services.len());
-        for mut acc in g.services {
-            acc.fingerprints.sort_unstable();
-            acc.fingerprints.dedup();
-            let ts_us = acc.min_start_ns / 1000;
-            let max_start_us = acc.max_start_ns.div_ceil(1000);
-            out.min_start_us = out.min_start_us.min(ts_us);
-            out.max_start_us = out.max_start_us.max(max_start_us);
-            out.max_width_us = out.max_width_us.max(max_start_us - ts_us);
-            postings.push(ChunkPosting {
-                service_hash: acc.hash,
-                ts_us,
-                posting: Posting {
-                    max_start_us,
-                    min_duration_us: acc.min_dur_ns / 1000,
-                    max_duration_us: acc.max_dur_ns.div_ceil(1000),
-                    fingerprints: acc.fingerprints,
-                },
-            });
+        let offset = raw.len();
+        TracesData {
+            resource_spans: g.resource_spans,
         }
+        .encode(&mut raw)
+        .map_err(|e| StorageError::Engine(format!("encoding chunk: {e}")))?;
+        let too_big = |_| StorageError::InvalidQuery("write batch too large".into());
+        let chunk = (
+            u32::try_from(offset).map_err(too_big)?,
+            u32::try_from(raw.len() - offset).map_err(too_big)?,
+        );
         out.chunks.push(PreparedChunk {
             trace_id: g.trace_id,
-            value,
-            postings,
+            block: out.blocks.len(),
+            offset: chunk.0,
+            len: chunk.1,
         });
+        for mut acc in g.services {
+            acc.chunks.push(chunk);
+            match block_services.iter_mut().find(|b| b.hash == acc.hash) {
+                Some(b) => {
+                    b.chunks.push(chunk);
+                    b.min_start_ns = b.min_start_ns.min(acc.min_start_ns);
+                    b.max_start_ns = b.max_start_ns.max(acc.max_start_ns);
+                    b.min_dur_ns = b.min_dur_ns.min(acc.min_dur_ns);
+                    b.max_dur_ns = b.max_dur_ns.max(acc.max_dur_ns);
+                    b.fingerprints.extend_from_slice(&acc.fingerprints);
+                }
+                None => block_services.push(acc),
+            }
+        }
+        if raw.len() >= BLOCK_TARGET {
+            finish_block(&mut out, &raw, std::mem::take(&mut block_services))?;
+            raw.clear();
+        }
+    }
+    if !raw.is_empty() {
+        finish_block(&mut out, &raw, block_services)?;
     }
     Ok(out)
+}
+
+fn finish_block(out: &mut PreparedBatch, raw: &[u8], services: Vec<ServiceAcc>) -> Result<()> {
+    let mut postings = Vec::with_capacity(services.len());
+    for mut acc in services {
+        acc.fingerprints.sort_unstable();
+        acc.fingerprints.dedup();
+        let min_start_us = acc.min_start_ns / 1000;
+        let max_start_us = acc.max_start_ns.div_ceil(1000);
+        out.min_start_us = out.min_start_us.min(min_start_us);
+        out.max_start_us = out.max_start_us.max(max_start_us);
+        out.max_width_us = out.max_width_us.max(max_start_us - min_start_us);
+        postings.push(BlockPosting {
+            service_hash: acc.hash,
+            ts_us: max_start_us,
+            posting: Posting {
+                min_start_us,
+                min_duration_us: acc.min_dur_ns / 1000,
+                max_duration_us: acc.max_dur_ns.div_ceil(1000),
+                chunks: acc.chunks,
+                fingerprints: acc.fingerprints,
+            },
+        });
+    }
+    out.blocks.push(PreparedBlock {
+        value: encode_block(raw)?,
+        postings,
+    });
+    Ok(())
 }
 
 fn resource_terms(resource: Option<&Resource>, h: &mut TermHasher) -> Vec<u16> {
@@ -299,12 +361,12 @@ fn synthetic_tags(span: &Span, mut f: impl FnMut(&str, &str)) {
     }
 }
 
-pub(crate) fn encode_chunk(resource_spans: Vec<ResourceSpans>) -> Result<Vec<u8>> {
-    let raw = TracesData { resource_spans }.encode_to_vec();
+/// The stored form of a block: a format byte, then the raw or compressed content.
+pub(crate) fn encode_block(raw: &[u8]) -> Result<Vec<u8>> {
     if raw.len() < MIN_COMPRESS_LEN {
         let mut out = Vec::with_capacity(raw.len() + 1);
         out.push(FORMAT_RAW);
-        out.extend_from_slice(&raw);
+        out.extend_from_slice(raw);
         return Ok(out);
     }
     let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()) + 11);
@@ -319,7 +381,7 @@ pub(crate) fn encode_chunk(resource_spans: Vec<ResourceSpans>) -> Result<Vec<u8>
         let c = c.as_mut().expect("initialized above");
         let header = out.len();
         out.resize(out.capacity(), 0);
-        let n = c.compress_to_buffer(&raw, &mut out[header..])?;
+        let n = c.compress_to_buffer(raw, &mut out[header..])?;
         out.truncate(header + n);
         Ok(out)
     })
@@ -332,18 +394,19 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-pub(crate) fn decode_chunk(value: &[u8]) -> Result<Vec<ResourceSpans>> {
+/// The raw content of a stored block.
+pub(crate) fn decode_block(value: &[u8]) -> Result<Vec<u8>> {
     let Some((&format, mut rest)) = value.split_first() else {
-        return Err(StorageError::Corrupt("empty chunk".into()));
+        return Err(StorageError::Corrupt("empty block".into()));
     };
-    let decoded = match format {
-        FORMAT_RAW => TracesData::decode(rest),
+    match format {
+        FORMAT_RAW => Ok(rest.to_vec()),
         FORMAT_ZSTD => {
             let len = get_varint(&mut rest)?;
-            if len > MAX_CHUNK_LEN {
-                return Err(StorageError::Corrupt(format!("chunk claims {len} bytes")));
+            if len > MAX_BLOCK_LEN {
+                return Err(StorageError::Corrupt(format!("block claims {len} bytes")));
             }
-            let raw = DECOMPRESSOR
+            DECOMPRESSOR
                 .with(|d| {
                     let mut d = d.borrow_mut();
                     if d.is_none() {
@@ -353,16 +416,26 @@ pub(crate) fn decode_chunk(value: &[u8]) -> Result<Vec<ResourceSpans>> {
                         .expect("initialized above")
                         .decompress(rest, len as usize)
                 })
-                .map_err(|e| StorageError::Corrupt(format!("chunk decompression: {e}")))?;
-            TracesData::decode(raw.as_slice())
+                .map_err(|e| StorageError::Corrupt(format!("block decompression: {e}")))
         }
-        other => {
-            return Err(StorageError::Corrupt(format!(
-                "unknown chunk format {other}"
-            )));
-        }
-    };
-    decoded
+        other => Err(StorageError::Corrupt(format!(
+            "unknown block format {other}"
+        ))),
+    }
+}
+
+/// Decodes one chunk out of a block's raw content.
+pub(crate) fn decode_chunk(raw_block: &[u8], r: &ChunkRef) -> Result<Vec<ResourceSpans>> {
+    decode_range(raw_block, r.offset, r.len)
+}
+
+/// Decodes the chunk at `offset..offset + len` of a block's raw content.
+pub(crate) fn decode_range(raw_block: &[u8], offset: u32, len: u32) -> Result<Vec<ResourceSpans>> {
+    let start = offset as usize;
+    let bytes = raw_block
+        .get(start..start.saturating_add(len as usize))
+        .ok_or_else(|| StorageError::Corrupt("chunk outside its block".into()))?;
+    TracesData::decode(bytes)
         .map(|d| d.resource_spans)
         .map_err(|e| StorageError::Corrupt(format!("chunk decoding: {e}")))
 }
@@ -395,19 +468,30 @@ impl<'q> SpanMatcher<'q> {
         }
     }
 
-    /// Whether one span of the decoded chunk satisfies every condition.
-    pub(crate) fn any_span(&self, rs: &[ResourceSpans]) -> bool {
-        rs.iter().any(|r| {
+    /// The traces with a span satisfying every condition, each with the latest start of
+    /// its matching spans.
+    pub(crate) fn matching_traces(&self, rs: &[ResourceSpans]) -> Vec<(TraceId, u64)> {
+        let mut out: Vec<(TraceId, u64)> = Vec::new();
+        for r in rs {
             let service = r.resource.as_ref().map(service_name).unwrap_or("");
             if self.service.is_some_and(|s| s != service) {
-                return false;
+                continue;
             }
-            r.scope_spans.iter().any(|ss| {
-                ss.spans
-                    .iter()
-                    .any(|span| self.span(r.resource.as_ref(), ss.scope.as_ref(), span))
-            })
-        })
+            for ss in &r.scope_spans {
+                for span in &ss.spans {
+                    if !self.span(r.resource.as_ref(), ss.scope.as_ref(), span) {
+                        continue;
+                    }
+                    let id = TraceId::from_slice(&span.trace_id).unwrap_or_default();
+                    let start = span.start_time_unix_nano;
+                    match out.iter_mut().find(|(t, _)| *t == id) {
+                        Some((_, latest)) => *latest = (*latest).max(start),
+                        None => out.push((id, start)),
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn span(
@@ -452,12 +536,11 @@ pub(crate) fn span_has_tag(
     {
         return true;
     }
-    if let Some(s) = scope {
-        if (key == SCOPE_NAME && !s.name.is_empty() && s.name == value)
-            || (key == SCOPE_VERSION && !s.version.is_empty() && s.version == value)
-        {
-            return true;
-        }
+    if let Some(s) = scope
+        && ((key == SCOPE_NAME && !s.name.is_empty() && s.name == value)
+            || (key == SCOPE_VERSION && !s.version.is_empty() && s.version == value))
+    {
+        return true;
     }
     let mut found = false;
     synthetic_tags(span, |k, v| found |= k == key && v == value);

@@ -30,7 +30,7 @@ use crate::{
     DependencyLink, DependencyStore, GetTraceParams, Operation, OperationQuery, Result, SpanReader,
     SpanWriter, StorageError, StorageHealth, TraceQuery, UnixNanos,
 };
-use keys::{be_u64, data_key, posting_key};
+use keys::{ChunkRef, be_u64, block_key, posting_key, ref_key, ref_prefix};
 
 /// Settings of the embedded store (mirrors `jaeger_config::EmbeddedStorageConfig`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,16 +176,57 @@ fn meta_partition_key(id: u64) -> [u8; 9] {
 }
 
 fn data_options() -> KeyspaceCreateOptions {
-    // Chunk values are zstd-compressed already; every chunk read is a hit.
+    // Blocks are zstd-compressed already. Their keys only grow, so tables never overlap
+    // and a point read finds its table by key range: bloom filters would be waste.
     KeyspaceCreateOptions::default()
         .data_block_compression_policy(CompressionPolicy::disabled())
-        .data_block_size_policy(BlockSizePolicy::all(16 * 1024))
-        .expect_point_read_hits(true)
+        .data_block_size_policy(BlockSizePolicy::all(64 * 1024))
+        .filter_policy(FilterPolicy::disabled())
 }
 
 fn index_options() -> KeyspaceCreateOptions {
-    // Postings are only range-scanned, never point-read: bloom filters would be waste.
+    // References and postings are only range-scanned, never point-read.
     KeyspaceCreateOptions::default().filter_policy(FilterPolicy::disabled())
+}
+
+/// Decompressed blocks for one read call: chunks of one write batch share a block.
+#[derive(Default)]
+pub(crate) struct BlockReader {
+    cache: HashMap<(u64, u64), Arc<Vec<u8>>>,
+}
+
+impl BlockReader {
+    /// Blocks kept per call, so that a long search stays bounded in memory.
+    const MAX_CACHED: usize = 32;
+
+    /// The raw content of a block, or `None` if it is gone (dropped by retention).
+    pub(crate) fn block(&mut self, p: &Partition, block: u64) -> Result<Option<Arc<Vec<u8>>>> {
+        let key = (p.id, block);
+        if let Some(raw) = self.cache.get(&key) {
+            return Ok(Some(raw.clone()));
+        }
+        let Some(v) = p.data.get(block_key(block))? else {
+            return Ok(None);
+        };
+        let raw = Arc::new(chunk::decode_block(&v)?);
+        if self.cache.len() >= Self::MAX_CACHED {
+            self.cache.clear();
+        }
+        self.cache.insert(key, raw.clone());
+        Ok(Some(raw))
+    }
+
+    /// The chunk's spans, or `None` if its block is gone.
+    pub(crate) fn chunk(
+        &mut self,
+        p: &Partition,
+        r: &ChunkRef,
+    ) -> Result<Option<Vec<ResourceSpans>>> {
+        match self.block(p, r.block)? {
+            Some(raw) => chunk::decode_chunk(&raw, r).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 fn now_ns() -> u64 {
@@ -424,24 +465,48 @@ impl Inner {
                 .collect()
         };
 
+        let entries = prepared
+            .blocks
+            .iter()
+            .map(|b| 1 + b.postings.len())
+            .sum::<usize>()
+            + prepared.chunks.len()
+            + 1
+            + new_ops.len();
         let mut state = self.write_state.lock().expect("write lock");
-        let mut b = self.db.batch().durability(Some(self.persist_mode()));
-        let mut posting_buf = Vec::with_capacity(256);
-        let first_seq = state.next_seq;
-        for (i, c) in prepared.chunks.into_iter().enumerate() {
-            let seq = first_seq + i as u64;
-            for p in &c.postings {
-                posting_buf.clear();
-                p.posting.encode(p.ts_us, &mut posting_buf);
+        let mut b = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), entries)
+            .durability(Some(self.persist_mode()));
+        let first_block = state.next_seq;
+        let first_chunk = first_block + prepared.blocks.len() as u64;
+        let mut buf = Vec::with_capacity(256);
+        for (i, block) in prepared.blocks.into_iter().enumerate() {
+            let seq = first_block + i as u64;
+            for p in &block.postings {
+                buf.clear();
+                p.posting.encode(p.ts_us, &mut buf);
                 b.insert(
                     &part.index,
-                    &posting_key(p.service_hash, p.ts_us, &c.trace_id.0, seq)[..],
-                    posting_buf.as_slice(),
+                    &posting_key(p.service_hash, p.ts_us, seq)[..],
+                    buf.as_slice(),
                 );
             }
-            b.insert(&part.data, &data_key(&c.trace_id, seq)[..], c.value);
-            state.next_seq = seq + 1;
+            b.insert(&part.data, &block_key(seq)[..], block.value);
         }
+        for (i, c) in prepared.chunks.iter().enumerate() {
+            let r = ChunkRef {
+                block: first_block + c.block as u64,
+                offset: c.offset,
+                len: c.len,
+            };
+            buf.clear();
+            r.encode(&mut buf);
+            b.insert(
+                &part.index,
+                &ref_key(&c.trace_id, first_chunk + i as u64)[..],
+                buf.as_slice(),
+            );
+        }
+        state.next_seq = first_chunk + prepared.chunks.len() as u64;
         let stats = {
             let mut s = part.stats.lock().expect("stats lock");
             s.min_start_us = s.min_start_us.min(prepared.min_start_us);
@@ -478,6 +543,14 @@ impl Inner {
 
     /// Chunks of a trace from every partition that can hold it, merged and deduplicated.
     fn get_trace(&self, params: &GetTraceParams) -> Result<Option<Trace>> {
+        self.read_trace(params, &mut BlockReader::default())
+    }
+
+    fn read_trace(
+        &self,
+        params: &GetTraceParams,
+        blocks: &mut BlockReader,
+    ) -> Result<Option<Trace>> {
         let lo = params.start.map(|s| s / 1000).unwrap_or(0);
         let hi = params.end.map(|e| e.div_ceil(1000)).unwrap_or(u64::MAX);
         let mut chunks = Vec::new();
@@ -486,9 +559,12 @@ impl Inner {
             if !stats.overlaps(lo, hi) {
                 continue;
             }
-            for kv in p.data.prefix(params.trace_id.0) {
+            for kv in p.index.prefix(ref_prefix(&params.trace_id)) {
                 let (_, v) = kv.into_inner()?;
-                chunks.push(chunk::decode_chunk(&v)?);
+                let r = ChunkRef::decode(&mut &v[..])?;
+                if let Some(c) = blocks.chunk(&p, &r)? {
+                    chunks.push(c);
+                }
             }
         }
         if chunks.is_empty() {
@@ -498,7 +574,8 @@ impl Inner {
     }
 
     fn find_traces(&self, q: &TraceQuery) -> Result<Vec<Trace>> {
-        let ids = search::find_trace_ids(self, q)?;
+        let mut blocks = BlockReader::default();
+        let ids = search::find_trace_ids(self, q, &mut blocks)?;
         let mut out = Vec::with_capacity(ids.len());
         for trace_id in ids {
             let params = GetTraceParams {
@@ -506,7 +583,7 @@ impl Inner {
                 start: None,
                 end: None,
             };
-            if let Some(t) = self.get_trace(&params)? {
+            if let Some(t) = self.read_trace(&params, &mut blocks)? {
                 out.push(t);
             }
         }
@@ -751,7 +828,8 @@ impl SpanReader for EmbeddedStore {
 
     async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>> {
         let q = query.clone();
-        self.blocking(move |s| search::find_trace_ids(s, &q)).await
+        self.blocking(move |s| search::find_trace_ids(s, &q, &mut BlockReader::default()))
+            .await
     }
 
     async fn get_services(&self) -> Result<Vec<String>> {

@@ -1,21 +1,25 @@
 //! Trace search: reverse range scans over service postings, merged newest first.
 //!
 //! For each partition whose span start range overlaps the query, and each service
-//! asked for (all known services when none is), the postings with key time in
-//! `[start_min - max_width, start_max]` are scanned newest first. A posting is skipped
-//! when its start range, duration range or fingerprints rule the query out; otherwise
-//! its chunk is loaded and checked span by span, unless the posting alone proves the
-//! match. The streams are merged by time so results come out most recent first.
+//! asked for (all known services when none is), the postings with key time (the latest
+//! span start they hold) in `[start_min, start_max + max_width]` are scanned newest
+//! first. A posting (one service's spans in one block) is skipped when its start range,
+//! duration range or fingerprints rule the query out; otherwise its block is decoded and
+//! checked span by span. The streams are merged by key time, so once `limit` traces
+//! have a match at least as recent as the next posting's key time, no posting left can
+//! hold a more recent match: the result is the exact most recent `limit` traces, ranked
+//! by their latest matching span start.
 
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::iter::Rev;
+use std::sync::Arc;
 
 use fjall::{Iter, Slice};
 use jaeger_model::TraceId;
 
-use super::chunk::{SpanMatcher, decode_chunk, query_fingerprints};
-use super::keys::{PostingView, data_key, parse_posting_key, posting_key, service_hash};
-use super::{Inner, Partition};
+use super::chunk::{SpanMatcher, decode_range, query_fingerprints};
+use super::keys::{PostingView, parse_posting_key, posting_key, service_hash};
+use super::{BlockReader, Inner, Partition};
 use crate::{Result, TraceQuery};
 
 /// Used when a query asks for no limit (0).
@@ -23,7 +27,7 @@ pub(crate) const DEFAULT_LIMIT: usize = 100;
 
 /// Posting-level conditions, in the posting's microsecond units.
 struct PostingFilter {
-    start_min_us: u64,
+    start_max_us: u64,
     duration_min_us: Option<u64>,
     duration_max_us: Option<u64>,
     fingerprints: Vec<u16>,
@@ -31,7 +35,7 @@ struct PostingFilter {
 
 impl PostingFilter {
     fn passes(&self, p: &PostingView<'_>) -> bool {
-        p.max_start_us >= self.start_min_us
+        p.min_start_us <= self.start_max_us
             && self.duration_min_us.is_none_or(|m| p.max_duration_us >= m)
             && self.duration_max_us.is_none_or(|m| p.min_duration_us <= m)
             && p.contains_all(&self.fingerprints)
@@ -40,15 +44,20 @@ impl PostingFilter {
 
 struct Candidate {
     ts_us: u64,
-    seq: u64,
-    trace_id: TraceId,
-    max_start_us: u64,
+    block: u64,
     stream: usize,
+    /// Chunks of the block holding the posting's service.
+    chunks: Vec<(u32, u32)>,
 }
 
+impl Candidate {
+    fn rank(&self) -> (u64, u64, usize) {
+        (self.ts_us, self.block, self.stream)
+    }
+}
 impl PartialEq for Candidate {
     fn eq(&self, o: &Self) -> bool {
-        (self.ts_us, self.seq, self.stream) == (o.ts_us, o.seq, o.stream)
+        self.rank() == o.rank()
     }
 }
 impl Eq for Candidate {}
@@ -59,7 +68,7 @@ impl PartialOrd for Candidate {
 }
 impl Ord for Candidate {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.ts_us, self.seq, self.stream).cmp(&(o.ts_us, o.seq, o.stream))
+        self.rank().cmp(&o.rank())
     }
 }
 
@@ -78,10 +87,9 @@ impl Stream {
             if filter.passes(&view) {
                 return Ok(Some(Candidate {
                     ts_us: key.ts_us,
-                    seq: key.seq,
-                    trace_id: key.trace_id,
-                    max_start_us: view.max_start_us,
+                    block: key.block,
                     stream: id,
+                    chunks: view.chunks()?,
                 }));
             }
         }
@@ -89,7 +97,11 @@ impl Stream {
     }
 }
 
-pub(crate) fn find_trace_ids(store: &Inner, q: &TraceQuery) -> Result<Vec<TraceId>> {
+pub(crate) fn find_trace_ids(
+    store: &Inner,
+    q: &TraceQuery,
+    blocks: &mut BlockReader,
+) -> Result<Vec<TraceId>> {
     let limit = if q.num_traces == 0 {
         DEFAULT_LIMIT
     } else {
@@ -98,21 +110,15 @@ pub(crate) fn find_trace_ids(store: &Inner, q: &TraceQuery) -> Result<Vec<TraceI
     let matcher = SpanMatcher::new(q);
     let start_min_us = matcher.start_min / 1000;
     let start_max_us = matcher.start_max.div_ceil(1000);
-    if start_min_us > start_max_us {
+    if matcher.start_min > matcher.start_max {
         return Ok(Vec::new());
     }
     let filter = PostingFilter {
-        start_min_us,
+        start_max_us,
         duration_min_us: matcher.duration_min.map(|d| d / 1000),
         duration_max_us: matcher.duration_max.map(|d| d.div_ceil(1000)),
         fingerprints: query_fingerprints(&matcher),
     };
-    // The posting alone proves a match when only service and time are asked and all of
-    // the service's spans in the chunk lie inside the time range.
-    let posting_decides = matcher.operation.is_none()
-        && matcher.tags.is_empty()
-        && matcher.duration_min.is_none()
-        && matcher.duration_max.is_none();
 
     let services: Vec<u64> = match matcher.service {
         Some(s) => vec![service_hash(s)],
@@ -123,7 +129,7 @@ pub(crate) fn find_trace_ids(store: &Inner, q: &TraceQuery) -> Result<Vec<TraceI
             .collect(),
     };
 
-    let partitions: Vec<std::sync::Arc<Partition>> = store
+    let partitions: Vec<Arc<Partition>> = store
         .partitions_snapshot()
         .into_iter()
         .filter(|p| {
@@ -137,10 +143,10 @@ pub(crate) fn find_trace_ids(store: &Inner, q: &TraceQuery) -> Result<Vec<TraceI
     let mut streams = Vec::new();
     for (pi, p) in partitions.iter().enumerate() {
         let width = p.stats.lock().expect("stats lock").max_width_us;
-        let lo_ts = start_min_us.saturating_sub(width);
+        let hi_ts = start_max_us.saturating_add(width);
         for &svc in &services {
-            let lo = posting_key(svc, lo_ts, &[0; 16], 0);
-            let hi = posting_key(svc, start_max_us, &[0xff; 16], u64::MAX);
+            let lo = posting_key(svc, start_min_us, 0);
+            let hi = posting_key(svc, hi_ts, u64::MAX);
             streams.push(Stream {
                 partition: pi,
                 iter: p.index.range(lo..=hi).rev(),
@@ -155,32 +161,42 @@ pub(crate) fn find_trace_ids(store: &Inner, q: &TraceQuery) -> Result<Vec<TraceI
         }
     }
 
-    let mut found: Vec<TraceId> = Vec::new();
-    let mut seen: HashSet<TraceId> = HashSet::new();
+    // Trace → latest matching span start seen so far.
+    let mut found: HashMap<TraceId, u64> = HashMap::new();
+    // Without a service, a chunk shows up once per service in it: decode it once.
+    let mut decoded: HashSet<(usize, u64, u32)> = HashSet::new();
     while let Some(c) = heap.pop() {
         if let Some(next) = streams[c.stream].next(c.stream, &filter)? {
             heap.push(next);
         }
-        if seen.contains(&c.trace_id) {
+        let pi = streams[c.stream].partition;
+        let Some(raw) = blocks.block(&partitions[pi], c.block)? else {
             continue;
-        }
-        let certain = posting_decides
-            && c.ts_us.saturating_mul(1000) >= matcher.start_min
-            && c.max_start_us.saturating_mul(1000) <= matcher.start_max;
-        let matched = certain || {
-            let p = &partitions[streams[c.stream].partition];
-            match p.data.get(data_key(&c.trace_id, c.seq))? {
-                Some(v) => matcher.any_span(&decode_chunk(&v)?),
-                None => false,
-            }
         };
-        if matched {
-            seen.insert(c.trace_id);
-            found.push(c.trace_id);
-            if found.len() >= limit {
+        // Only the chunks holding the service are decoded, not the whole block.
+        for &(offset, len) in &c.chunks {
+            if !decoded.insert((pi, c.block, offset)) {
+                continue;
+            }
+            for (trace_id, start) in matcher.matching_traces(&decode_range(&raw, offset, len)?) {
+                let e = found.entry(trace_id).or_insert(start);
+                *e = (*e).max(start);
+            }
+        }
+        if found.len() >= limit {
+            // Nothing left to visit holds a span later than the next key time.
+            let bound = heap.peek().map(|n| n.ts_us.saturating_mul(1000));
+            let settled = match bound {
+                Some(b) => found.values().filter(|t| **t >= b).count(),
+                None => found.len(),
+            };
+            if settled >= limit {
                 break;
             }
         }
     }
-    Ok(found)
+    let mut ranked: Vec<(TraceId, u64)> = found.into_iter().collect();
+    // Most recent first; ties by id so that the order is stable.
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    Ok(ranked.into_iter().take(limit).map(|(t, _)| t).collect())
 }

@@ -546,9 +546,9 @@ async fn dependencies_per_window() {
 
 #[tokio::test]
 async fn corrupt_chunks_are_errors_not_panics() {
-    assert!(chunk::decode_chunk(&[]).is_err());
-    assert!(chunk::decode_chunk(&[9, 1, 2]).is_err());
-    assert!(chunk::decode_chunk(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1]).is_err());
+    assert!(chunk::decode_block(&[]).is_err());
+    assert!(chunk::decode_block(&[9, 1, 2]).is_err());
+    assert!(chunk::decode_block(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1]).is_err());
     let mut big = Vec::new();
     for i in 0..50 {
         big.push(span(
@@ -561,9 +561,71 @@ async fn corrupt_chunks_are_errors_not_panics() {
         ));
     }
     let rs = vec![resource_spans("s", big)];
-    let encoded = chunk::encode_chunk(rs.clone()).unwrap();
-    assert_eq!(chunk::decode_chunk(&encoded).unwrap(), rs);
-    assert!(chunk::decode_chunk(&encoded[..encoded.len() / 2]).is_err());
+    let prepared = chunk::prepare(rs.clone()).unwrap();
+    assert_eq!(prepared.blocks.len(), 1);
+    let c = &prepared.chunks[0];
+    let r = keys::ChunkRef {
+        block: 0,
+        offset: c.offset,
+        len: c.len,
+    };
+    let raw = chunk::decode_block(&prepared.blocks[0].value).unwrap();
+    let decoded = chunk::decode_chunk(&raw, &r).unwrap();
+    assert_eq!(decoded[0].scope_spans[0].spans, rs[0].scope_spans[0].spans);
+    assert!(
+        chunk::decode_block(&prepared.blocks[0].value[..prepared.blocks[0].value.len() / 2])
+            .is_err()
+    );
+    let past_end = keys::ChunkRef {
+        len: c.len + 1,
+        ..r
+    };
+    assert!(chunk::decode_chunk(&raw, &past_end).is_err());
+}
+
+#[tokio::test]
+async fn large_batches_span_several_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    // 400 traces of 5 spans with ~200-byte attributes: several 64 KiB blocks.
+    let mut spans = Vec::new();
+    for t in 1..=400u64 {
+        for i in 0..5u64 {
+            let filler = format!("{t:04}-{i}-{}", "x".repeat(200));
+            spans.push(span(
+                t,
+                t * 10 + i,
+                &format!("op{}", t % 7),
+                T0 + t * SEC,
+                1000,
+                vec![sattr("filler", &filler)],
+            ));
+        }
+    }
+    let prepared = chunk::prepare(vec![resource_spans("bulk", spans.clone())]).unwrap();
+    assert!(
+        prepared.blocks.len() > 3,
+        "{} blocks",
+        prepared.blocks.len()
+    );
+    store
+        .write_spans(vec![resource_spans("bulk", spans)])
+        .await
+        .unwrap();
+    for t in [1u64, 137, 400] {
+        assert_eq!(get(&store, t).await.unwrap().span_count(), 5, "trace {t}");
+    }
+    let mut q = query(Some("bulk"));
+    q.start_time_max = T0 + 1000 * SEC;
+    q.operation_name = Some("op3".into());
+    q.num_traces = 1000;
+    let found = ids(&store, &q).await;
+    let expected: Vec<u64> = (1..=400u64).rev().filter(|t| t % 7 == 3).collect();
+    assert_eq!(found, expected);
+    let mut q = query(Some("bulk"));
+    q.start_time_max = T0 + 1000 * SEC;
+    q.tags = vec![("filler".into(), format!("0250-3-{}", "x".repeat(200)))];
+    assert_eq!(ids(&store, &q).await, vec![250]);
 }
 
 #[tokio::test]

@@ -1,0 +1,160 @@
+//! The standard adjusters of Jaeger v2 (query spec §4.1), on OTLP-shaped traces, one
+//! module per step. [`standard_adjusters`] builds the pipeline in Jaeger's order; the
+//! pipeline type itself is [`crate::adjust::Adjusters`].
+//!
+//! Every step mutates the trace in place, never fails and never panics; a problem with
+//! a span becomes a warning in its `@jaeger@warnings` attribute.
+
+mod clock_skew;
+mod hash;
+mod ip_attribute;
+mod library_attributes;
+mod sort;
+mod span_id_uniquifier;
+mod span_links;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use clock_skew::{CorrectClockSkew, host_key};
+pub use hash::DeduplicateSpans;
+pub use ip_attribute::NormalizeIPAttributes;
+pub use library_attributes::MoveLibraryAttributes;
+pub use sort::SortCollections;
+pub use span_id_uniquifier::DeduplicateClientServerSpanIDs;
+pub use span_links::RemoveEmptySpanLinks;
+
+use crate::adjust::{Adjuster, Adjusters};
+use jaeger_model::otlp::{Resource, Span};
+
+/// Jaeger's `StandardAdjusters(maxClockSkewAdjust)`, in its order. A zero
+/// `max_clock_skew_adjust` disables clock-skew correction but still warns on spans that
+/// would need it.
+pub fn standard_adjusters(max_clock_skew_adjust: Duration) -> Adjusters {
+    let steps: Vec<Arc<dyn Adjuster>> = vec![
+        Arc::new(DeduplicateClientServerSpanIDs),
+        Arc::new(SortCollections),
+        // Hashing depends on the collections being sorted first.
+        Arc::new(DeduplicateSpans),
+        Arc::new(CorrectClockSkew::new(max_clock_skew_adjust)),
+        Arc::new(NormalizeIPAttributes),
+        Arc::new(MoveLibraryAttributes),
+        Arc::new(RemoveEmptySpanLinks),
+    ];
+    Adjusters::new(steps)
+}
+
+/// Calls `f` on every span of the trace with its resource, in resource/scope/span order.
+fn for_each_span_mut(
+    trace: &mut jaeger_model::Trace,
+    mut f: impl FnMut(&mut Option<Resource>, &mut Span),
+) {
+    for rs in trace.resource_spans.iter_mut() {
+        for ss in rs.scope_spans.iter_mut() {
+            for span in ss.spans.iter_mut() {
+                f(&mut rs.resource, span);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Builders shared by the adjusters' tests.
+
+    use jaeger_model::Trace;
+    use jaeger_model::otlp::{Resource, ResourceSpans, ScopeSpans, Span, Value};
+    use jaeger_model::trace::kv;
+    use jaeger_model::{SpanId, TraceId};
+
+    pub fn trace_id() -> Vec<u8> {
+        TraceId::from_u64s(0, 1).0.to_vec()
+    }
+
+    pub fn sid(n: u64) -> Vec<u8> {
+        SpanId::from_u64(n).0.to_vec()
+    }
+
+    pub fn span(id: u64, parent: u64) -> Span {
+        Span {
+            trace_id: trace_id(),
+            span_id: sid(id),
+            parent_span_id: if parent == 0 { vec![] } else { sid(parent) },
+            name: format!("span-{id}"),
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 2_000,
+            ..Default::default()
+        }
+    }
+
+    /// One resource (with the given attributes) holding the spans.
+    pub fn resource(attrs: Vec<(&str, Value)>, spans: Vec<Span>) -> ResourceSpans {
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes: attrs.into_iter().map(|(k, v)| kv(k, v)).collect(),
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }
+    }
+
+    pub fn trace(rs: Vec<ResourceSpans>) -> Trace {
+        Trace::new(rs)
+    }
+
+    /// Every span, in order.
+    pub fn spans(t: &Trace) -> Vec<&Span> {
+        t.spans().map(|s| s.span).collect()
+    }
+
+    pub fn warnings(s: &Span) -> Vec<String> {
+        jaeger_model::sanitize::warnings(&s.attributes)
+    }
+
+    pub fn str(v: &str) -> Value {
+        Value::StringValue(v.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use jaeger_model::otlp::trace::span::SpanKind;
+
+    #[test]
+    fn standard_order() {
+        let a = standard_adjusters(Duration::ZERO);
+        assert_eq!(
+            format!("{a:?}"),
+            "[\"DeduplicateClientServerSpanIDs\", \"SortCollections\", \"DeduplicateSpans\", \"CorrectClockSkew\", \"NormalizeIPAttributes\", \"MoveLibraryAttributes\", \"RemoveEmptySpanLinks\"]"
+        );
+    }
+
+    #[test]
+    fn pipeline_on_a_zipkin_style_trace() {
+        // A client and a server sharing one id, plus an exact duplicate of the client.
+        let mut client = span(7, 0);
+        client.kind = SpanKind::Client as i32;
+        client.attributes = vec![
+            jaeger_model::trace::kv("z", str("1")),
+            jaeger_model::trace::kv("a", str("2")),
+        ];
+        let mut server = span(7, 0);
+        server.kind = SpanKind::Server as i32;
+        let mut t = trace(vec![
+            resource(vec![("host.name", str("a"))], vec![client.clone(), client]),
+            resource(vec![("host.name", str("b"))], vec![server]),
+        ]);
+        standard_adjusters(Duration::from_secs(1)).apply(&mut t);
+        let s = spans(&t);
+        assert_eq!(s.len(), 2, "the duplicate client span is gone");
+        assert_eq!(s[0].attributes[0].key, "a", "attributes are sorted");
+        assert_eq!(s[1].span_id, sid(1), "the server got a fresh id");
+        assert_eq!(s[1].parent_span_id, sid(7), "and the client as its parent");
+    }
+}

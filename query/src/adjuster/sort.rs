@@ -1,0 +1,140 @@
+//! `SortCollections`: attribute maps (resource, scope, span, event, link) sorted by key,
+//! span events sorted by name. Stable output lets equal spans hash equally (the next
+//! step deduplicates by hash) and gives the UI tags in a predictable order.
+
+use jaeger_model::Trace;
+use jaeger_model::otlp::KeyValue;
+
+use crate::adjust::Adjuster;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SortCollections;
+
+impl Adjuster for SortCollections {
+    fn name(&self) -> &'static str {
+        "SortCollections"
+    }
+
+    fn adjust(&self, trace: &mut Trace) {
+        for rs in trace.resource_spans.iter_mut() {
+            if let Some(r) = rs.resource.as_mut() {
+                sort_attributes(&mut r.attributes);
+            }
+            for ss in rs.scope_spans.iter_mut() {
+                if let Some(scope) = ss.scope.as_mut() {
+                    sort_attributes(&mut scope.attributes);
+                }
+                for span in ss.spans.iter_mut() {
+                    sort_attributes(&mut span.attributes);
+                    // By name, not by time, as Jaeger does; stable for equal names.
+                    span.events.sort_by(|a, b| a.name.cmp(&b.name));
+                    for e in span.events.iter_mut() {
+                        sort_attributes(&mut e.attributes);
+                    }
+                    for l in span.links.iter_mut() {
+                        sort_attributes(&mut l.attributes);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sorts by key. Jaeger rebuilds the map, so a repeated key keeps one entry: the last.
+pub(crate) fn sort_attributes(attrs: &mut Vec<KeyValue>) {
+    if attrs.windows(2).all(|w| w[0].key < w[1].key) {
+        return;
+    }
+    attrs.sort_by(|a, b| a.key.cmp(&b.key));
+    // After a stable sort the last of equal keys is the last one given.
+    let mut out: Vec<KeyValue> = Vec::with_capacity(attrs.len());
+    for kv in attrs.drain(..) {
+        match out.last_mut() {
+            Some(prev) if prev.key == kv.key => *prev = kv,
+            _ => out.push(kv),
+        }
+    }
+    *attrs = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use jaeger_model::otlp::{Event, InstrumentationScope, Link, Value};
+    use jaeger_model::trace::kv;
+
+    fn keys(attrs: &[KeyValue]) -> Vec<&str> {
+        attrs.iter().map(|kv| kv.key.as_str()).collect()
+    }
+
+    #[test]
+    fn sorts_every_attribute_map_and_events_by_name() {
+        let mut s = span(1, 0);
+        s.attributes = vec![kv("b", str("1")), kv("a", str("2")), kv("c", str("3"))];
+        s.events = vec![
+            Event {
+                name: "zeta".into(),
+                time_unix_nano: 1,
+                attributes: vec![kv("y", str("")), kv("x", str(""))],
+                ..Default::default()
+            },
+            Event {
+                name: "alpha".into(),
+                time_unix_nano: 2,
+                ..Default::default()
+            },
+            Event {
+                name: "alpha".into(),
+                time_unix_nano: 0,
+                ..Default::default()
+            },
+        ];
+        s.links = vec![Link {
+            attributes: vec![kv("2", str("")), kv("1", str(""))],
+            ..Default::default()
+        }];
+        let mut rs = resource(vec![("z", str("")), ("service.name", str("svc"))], vec![s]);
+        rs.scope_spans[0].scope = Some(InstrumentationScope {
+            attributes: vec![kv("q", str("")), kv("p", str(""))],
+            ..Default::default()
+        });
+        let mut t = trace(vec![rs]);
+        SortCollections.adjust(&mut t);
+        let rs = &t.resource_spans[0];
+        assert_eq!(
+            keys(&rs.resource.as_ref().unwrap().attributes),
+            ["service.name", "z"]
+        );
+        assert_eq!(
+            keys(&rs.scope_spans[0].scope.as_ref().unwrap().attributes),
+            ["p", "q"]
+        );
+        let s = &rs.scope_spans[0].spans[0];
+        assert_eq!(keys(&s.attributes), ["a", "b", "c"]);
+        let names: Vec<(&str, u64)> = s
+            .events
+            .iter()
+            .map(|e| (e.name.as_str(), e.time_unix_nano))
+            .collect();
+        // Stable: the two "alpha" events keep their relative order.
+        assert_eq!(names, [("alpha", 2), ("alpha", 0), ("zeta", 1)]);
+        assert_eq!(keys(&s.events[2].attributes), ["x", "y"]);
+        assert_eq!(keys(&s.links[0].attributes), ["1", "2"]);
+    }
+
+    #[test]
+    fn repeated_key_keeps_the_last_value() {
+        let mut attrs = vec![
+            kv("k", Value::IntValue(1)),
+            kv("a", Value::IntValue(0)),
+            kv("k", Value::IntValue(2)),
+        ];
+        sort_attributes(&mut attrs);
+        assert_eq!(keys(&attrs), ["a", "k"]);
+        assert_eq!(
+            attrs[1].value.as_ref().unwrap().value,
+            Some(Value::IntValue(2))
+        );
+    }
+}
