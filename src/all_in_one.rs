@@ -7,7 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use jaeger_admin::{HealthState, health_router, install_metrics, metrics_router};
 use jaeger_config::{Config, StorageKind};
-use jaeger_ingest::{SpanQueue, serve_otlp_grpc, serve_otlp_http};
+use jaeger_ingest::{
+    SpanQueue, ThriftProtocol, serve_jaeger_grpc, serve_jaeger_http, serve_jaeger_udp,
+    serve_otlp_grpc, serve_otlp_http, serve_zipkin,
+};
 use jaeger_storage::Storage;
 use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
 use jaeger_storage::memory::MemoryStore;
@@ -101,6 +104,49 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut query_state =
         jaeger_query::QueryState::new(storage.reader.clone(), storage.dependencies.clone());
     query_state.base_path = config.query.base_path.clone();
+    query_state.adjusters =
+        jaeger_query::adjuster::standard_adjusters(config.query.max_clock_skew_adjust);
+    if let Some(addr) = config.jaeger.grpc_endpoint {
+        let l = bind("Jaeger gRPC receiver", addr).await?;
+        let (q, max, s) = (queue.clone(), config.otlp.max_grpc_message_bytes, stopped());
+        receivers.spawn(async move { Ok(serve_jaeger_grpc(l, q, max, s).await?) });
+    }
+    if let Some(addr) = config.jaeger.thrift_http_endpoint {
+        let l = bind("Jaeger Thrift HTTP receiver", addr).await?;
+        let (q, max, s) = (queue.clone(), config.otlp.max_request_body_bytes, stopped());
+        receivers.spawn(async move { Ok(serve_jaeger_http(l, q, max, s).await?) });
+    }
+    if let Some(addr) = config.zipkin.endpoint {
+        let l = bind("Zipkin receiver", addr).await?;
+        let (q, max, s) = (queue.clone(), config.otlp.max_request_body_bytes, stopped());
+        receivers.spawn(async move { Ok(serve_zipkin(l, q, max, s).await?) });
+    }
+    for (what, addr, protocol) in [
+        (
+            "Jaeger agent UDP (compact Thrift)",
+            config.jaeger.thrift_compact_endpoint,
+            ThriftProtocol::Compact,
+        ),
+        (
+            "Jaeger agent UDP (binary Thrift)",
+            config.jaeger.thrift_binary_endpoint,
+            ThriftProtocol::Binary,
+        ),
+    ] {
+        let Some(addr) = addr else { continue };
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("{what}: cannot listen on {addr}"))?;
+        tracing::info!(
+            "{what} listening on {}",
+            socket.local_addr().unwrap_or(addr)
+        );
+        let (q, s) = (queue.clone(), stopped());
+        receivers.spawn(async move {
+            serve_jaeger_udp(socket, protocol, q, s).await?;
+            Ok(())
+        });
+    }
     let query_router = jaeger_query::router(query_state);
     let mut query = tokio::task::JoinSet::new();
     query.spawn(serve_router(query_l, query_router, stopped()));

@@ -76,6 +76,16 @@ pub struct Flags {
     #[arg(long = "query.base-path", env = "QUERY_BASE_PATH", global = true)]
     pub base_path: Option<String>,
 
+    /// Largest clock-skew correction applied to a span; `0s` disables correction (spans
+    /// that need it get a warning).
+    #[arg(
+        long = "query.max-clock-skew-adjustment",
+        env = "QUERY_MAX_CLOCK_SKEW_ADJUSTMENT",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub max_clock_skew_adjust: Option<std::time::Duration>,
+
     /// Query HTTP address.
     #[arg(long = "query.http-server.host-port", env = "QUERY_HTTP_SERVER_HOST_PORT", value_parser = parse_host_port, global = true)]
     pub query_http: Option<SocketAddr>,
@@ -87,6 +97,26 @@ pub struct Flags {
     /// OTLP HTTP receiver address.
     #[arg(long = "collector.otlp.http.host-port", env = "COLLECTOR_OTLP_HTTP_HOST_PORT", value_parser = parse_host_port, global = true)]
     pub otlp_http: Option<SocketAddr>,
+
+    /// Jaeger gRPC collector address (`off` disables it).
+    #[arg(long = "collector.grpc-server.host-port", env = "COLLECTOR_GRPC_SERVER_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub jaeger_grpc: Option<Listen>,
+
+    /// Jaeger Thrift-over-HTTP collector address (`off` disables it).
+    #[arg(long = "collector.http-server.host-port", env = "COLLECTOR_HTTP_SERVER_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub jaeger_http: Option<Listen>,
+
+    /// Jaeger agent UDP compact Thrift address (`off` disables it).
+    #[arg(long = "processor.jaeger-compact.server-host-port", value_parser = parse_optional_host_port, global = true)]
+    pub jaeger_compact: Option<Listen>,
+
+    /// Jaeger agent UDP binary Thrift address (`off` disables it).
+    #[arg(long = "processor.jaeger-binary.server-host-port", value_parser = parse_optional_host_port, global = true)]
+    pub jaeger_binary: Option<Listen>,
+
+    /// Zipkin receiver address (`off` disables it).
+    #[arg(long = "collector.zipkin.host-port", env = "COLLECTOR_ZIPKIN_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub zipkin: Option<Listen>,
 
     /// Largest accepted OTLP HTTP body in bytes (raw and decompressed).
     #[arg(long = "collector.otlp.http.max-request-body-bytes", global = true)]
@@ -130,6 +160,18 @@ pub fn parse_host_port(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("invalid address {s:?}, expected host:port or :port"))
 }
 
+/// A listener address, or `None` when switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<SocketAddr>);
+
+/// As [`parse_host_port`]; `off` (or an empty value) switches the listener off.
+pub fn parse_optional_host_port(s: &str) -> Result<Listen, String> {
+    match s.trim() {
+        "" | "off" | "none" => Ok(Listen(None)),
+        other => parse_host_port(other).map(|a| Listen(Some(a))),
+    }
+}
+
 impl Flags {
     /// Applies the flags given on top of `config`.
     pub fn apply(&self, config: &mut Config) {
@@ -154,6 +196,9 @@ impl Flags {
         if let Some(b) = &self.base_path {
             config.query.base_path = b.clone();
         }
+        if let Some(d) = self.max_clock_skew_adjust {
+            config.query.max_clock_skew_adjust = d;
+        }
         if let Some(a) = self.query_http {
             config.query.http_endpoint = a;
         }
@@ -162,6 +207,21 @@ impl Flags {
         }
         if let Some(a) = self.otlp_http {
             config.otlp.http_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.jaeger_grpc {
+            config.jaeger.grpc_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.jaeger_http {
+            config.jaeger.thrift_http_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.jaeger_compact {
+            config.jaeger.thrift_compact_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.jaeger_binary {
+            config.jaeger.thrift_binary_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.zipkin {
+            config.zipkin.endpoint = a;
         }
         if let Some(b) = self.max_request_body_bytes {
             config.otlp.max_request_body_bytes = b;

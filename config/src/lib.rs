@@ -98,6 +98,46 @@ impl Default for OtlpReceiverConfig {
     }
 }
 
+/// Jaeger's own protocols; `None` switches a listener off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JaegerReceiverConfig {
+    /// `jaeger.api_v2.CollectorService/PostSpans`.
+    pub grpc_endpoint: Option<SocketAddr>,
+    /// Thrift over HTTP, `POST /api/traces`.
+    pub thrift_http_endpoint: Option<SocketAddr>,
+    /// Agent UDP, compact Thrift.
+    pub thrift_compact_endpoint: Option<SocketAddr>,
+    /// Agent UDP, binary Thrift.
+    pub thrift_binary_endpoint: Option<SocketAddr>,
+}
+
+impl Default for JaegerReceiverConfig {
+    fn default() -> Self {
+        Self {
+            grpc_endpoint: Some(addr(14250)),
+            thrift_http_endpoint: Some(addr(14268)),
+            thrift_compact_endpoint: Some(addr(6831)),
+            thrift_binary_endpoint: Some(addr(6832)),
+        }
+    }
+}
+
+/// Zipkin `/api/v1/spans` and `/api/v2/spans`; `None` switches it off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZipkinReceiverConfig {
+    pub endpoint: Option<SocketAddr>,
+}
+
+impl Default for ZipkinReceiverConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: Some(addr(9411)),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
@@ -164,6 +204,8 @@ impl Default for AdminConfig {
 pub struct Config {
     pub storage: StorageConfig,
     pub otlp: OtlpReceiverConfig,
+    pub jaeger: JaegerReceiverConfig,
+    pub zipkin: ZipkinReceiverConfig,
     pub queue: QueueConfig,
     pub query: QueryConfig,
     pub admin: AdminConfig,

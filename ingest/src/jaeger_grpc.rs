@@ -121,7 +121,6 @@ mod tests {
                 service_name: "svc".into(),
                 tags: vec![],
             }),
-            ..Default::default()
         };
         client
             .post_spans(PostSpansRequest {

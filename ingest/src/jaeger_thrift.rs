@@ -1078,6 +1078,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn huge_string_header_is_an_error_not_an_allocation() {
+        // Batch{1: Process{1: string of 2 GiB / -1 / 4 GiB bytes}} with no payload.
+        let cases: [(&[u8], ThriftProtocol); 3] = [
+            (
+                &[0x0c, 0, 1, 0x0b, 0, 1, 0x7f, 0xff, 0xff, 0xff],
+                ThriftProtocol::Binary,
+            ),
+            (
+                &[0x0c, 0, 1, 0x0b, 0, 1, 0xff, 0xff, 0xff, 0xff],
+                ThriftProtocol::Binary,
+            ),
+            (
+                &[0x1c, 0x18, 0xff, 0xff, 0xff, 0xff, 0x0f],
+                ThriftProtocol::Compact,
+            ),
+        ];
+        for (bytes, protocol) in cases {
+            let err = decode_batch(bytes, protocol).expect_err("must fail");
+            assert!(err.to_string().contains("thrift decode error"), "{err}");
+        }
+    }
+
+    #[test]
     fn every_truncation_is_an_error() {
         for protocol in [ThriftProtocol::Binary, ThriftProtocol::Compact] {
             let bytes = encode_batch(&sample_batch(), protocol);

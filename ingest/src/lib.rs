@@ -11,7 +11,12 @@
 //! ```ignore
 //! let queue = SpanQueue::new(&config.queue, storage.writer.clone());
 //! tokio::spawn(serve_otlp_grpc(grpc_listener, queue.clone(), config.otlp.max_grpc_message_bytes, stop.clone()));
-//! tokio::spawn(serve_otlp_http(http_listener, queue.clone(), config.otlp.max_request_body_bytes, stop));
+//! tokio::spawn(serve_otlp_http(http_listener, queue.clone(), config.otlp.max_request_body_bytes, stop.clone()));
+//! tokio::spawn(serve_jaeger_grpc(listener_14250, queue.clone(), max_grpc_message_bytes, stop.clone()));
+//! tokio::spawn(serve_jaeger_http(listener_14268, queue.clone(), max_request_body_bytes, stop.clone()));
+//! tokio::spawn(serve_zipkin(listener_9411, queue.clone(), max_request_body_bytes, stop.clone()));
+//! tokio::spawn(serve_jaeger_udp(udp_6831, ThriftProtocol::Compact, queue.clone(), stop.clone()));
+//! tokio::spawn(serve_jaeger_udp(udp_6832, ThriftProtocol::Binary, queue.clone(), stop));
 //! // on shutdown: stop the servers first, then
 //! queue.shutdown().await;
 //! ```
@@ -34,6 +39,11 @@ pub mod zipkin;
 pub(crate) mod test_support;
 
 pub use error::IngestError;
+pub use jaeger_grpc::{JaegerGrpcService, serve_jaeger_grpc};
+pub use jaeger_http::{jaeger_http_router, serve_jaeger_http};
+pub use jaeger_thrift::ThriftProtocol;
+pub use jaeger_udp::{UdpOptions, UdpStats, serve_jaeger_udp, serve_jaeger_udp_with};
 pub use otlp_grpc::{OtlpGrpcService, serve_otlp_grpc};
 pub use otlp_http::{otlp_http_router, serve_otlp_http};
 pub use queue::SpanQueue;
+pub use zipkin::{serve_zipkin, zipkin_router};

@@ -725,7 +725,10 @@ mod tests {
         let req = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![crate::trace::kv("service.name", Value::StringValue("svc".into()))],
+                    attributes: vec![crate::trace::kv(
+                        "service.name",
+                        Value::StringValue("svc".into()),
+                    )],
                     ..Default::default()
                 }),
                 scope_spans: vec![ScopeSpans {

@@ -26,7 +26,7 @@ const SERVICES: u64 = 20;
 
 /// A trace of `n` spans over 20 services (one resource each, its own host), a binary
 /// tree of calls; every fifth service's clock runs 3 ms early, so clock skew adjusts.
-fn trace(id: TraceId, n: u64) -> Vec<ResourceSpans> {
+pub fn trace(id: TraceId, n: u64) -> Vec<ResourceSpans> {
     let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES as usize];
     for i in 1..=n {
         let svc = i % SERVICES;
@@ -104,12 +104,7 @@ async fn one(r: &Router, uri: &str, gzip: bool) -> (Duration, usize) {
     let t = Instant::now();
     let resp = r.clone().oneshot(req).await.expect("infallible");
     assert_eq!(resp.status(), StatusCode::OK, "{uri}");
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
     (t.elapsed(), body.len())
 }
 

@@ -15,6 +15,11 @@ pub struct Ports {
     pub query: SocketAddr,
     pub health: SocketAddr,
     pub metrics: SocketAddr,
+    pub jaeger_grpc: SocketAddr,
+    pub jaeger_http: SocketAddr,
+    pub zipkin: SocketAddr,
+    pub jaeger_compact: SocketAddr,
+    pub jaeger_binary: SocketAddr,
 }
 
 impl Ports {
@@ -25,6 +30,11 @@ impl Ports {
             query: free_port(),
             health: free_port(),
             metrics: free_port(),
+            jaeger_grpc: free_port(),
+            jaeger_http: free_port(),
+            zipkin: free_port(),
+            jaeger_compact: free_udp_port(),
+            jaeger_binary: free_udp_port(),
         }
     }
 }
@@ -33,6 +43,12 @@ impl Ports {
 pub fn free_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("ephemeral port has an address")
+}
+
+/// A UDP port nobody uses right now.
+pub fn free_udp_port() -> SocketAddr {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
+    s.local_addr().expect("ephemeral port has an address")
 }
 
 /// A running `jaeger` process; killed on drop.
@@ -98,6 +114,16 @@ impl JaegerBuilder {
             .arg(p.health.to_string())
             .arg("--metrics.host-port")
             .arg(p.metrics.to_string())
+            .arg("--collector.grpc-server.host-port")
+            .arg(p.jaeger_grpc.to_string())
+            .arg("--collector.http-server.host-port")
+            .arg(p.jaeger_http.to_string())
+            .arg("--collector.zipkin.host-port")
+            .arg(p.zipkin.to_string())
+            .arg("--processor.jaeger-compact.server-host-port")
+            .arg(p.jaeger_compact.to_string())
+            .arg("--processor.jaeger-binary.server-host-port")
+            .arg(p.jaeger_binary.to_string())
             .args(&self.args)
             .env_remove("SPAN_STORAGE_TYPE")
             .env_remove("QUERY_BASE_PATH")

@@ -60,7 +60,9 @@ pub enum JobError {
     WorkerLost,
     #[error("the run was cancelled")]
     Cancelled,
-    #[error("{0} distinct service and peer.service names in one window; at most 2^29 are supported")]
+    #[error(
+        "{0} distinct service and peer.service names in one window; at most 2^29 are supported"
+    )]
     TooManyServices(usize),
 }
 

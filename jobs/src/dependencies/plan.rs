@@ -120,10 +120,12 @@ fn decode_node(batch: &RecordBatch) -> Result<RecordBatch, JobError> {
     use datafusion::arrow::datatypes::{Field, Schema, UInt64Type};
 
     let u64_col = |name: &str| -> Result<UInt64Array, JobError> {
-        let col = batch.column_by_name(name).ok_or_else(|| {
-            DataFusionError::Internal(format!("stage 1 lost column {name}"))
-        })?;
-        Ok(cast(col, &DataType::UInt64)?.as_primitive::<UInt64Type>().clone())
+        let col = batch
+            .column_by_name(name)
+            .ok_or_else(|| DataFusionError::Internal(format!("stage 1 lost column {name}")))?;
+        Ok(cast(col, &DataType::UInt64)?
+            .as_primitive::<UInt64Type>()
+            .clone())
     };
     let (t, s, n_spans, vmin, vmax) = (
         u64_col("t")?,
@@ -147,14 +149,17 @@ fn decode_node(batch: &RecordBatch) -> Result<RecordBatch, JobError> {
     );
     let half = |v: u64| (((v & !CLIENT_SIDE) >> 8) as u32, (v & 0xff) as u8);
     for i in 0..rows {
-        let server = (!vmin.is_null(i) && vmin.value(i) & CLIENT_SIDE == 0).then(|| half(vmin.value(i)));
-        let client = (!vmax.is_null(i) && vmax.value(i) & CLIENT_SIDE != 0).then(|| half(vmax.value(i)));
+        let server =
+            (!vmin.is_null(i) && vmin.value(i) & CLIENT_SIDE == 0).then(|| half(vmin.value(i)));
+        let client =
+            (!vmax.is_null(i) && vmax.value(i) & CLIENT_SIDE != 0).then(|| half(vmax.value(i)));
         srv_svc.push(server.map(|h| h.0));
         srv_kind.push(server.map(|h| h.1));
         cli_svc.push(client.map(|h| h.0));
         cli_kind.push(client.map(|h| h.1));
     }
-    let u32_of = |a: &UInt64Array| -> UInt32Array { a.iter().map(|v| v.map(|v| v as u32)).collect() };
+    let u32_of =
+        |a: &UInt64Array| -> UInt32Array { a.iter().map(|v| v.map(|v| v as u32)).collect() };
     let schema = Arc::new(Schema::new(vec![
         Field::new("t", DataType::UInt64, false),
         Field::new("s", DataType::UInt64, false),
@@ -337,8 +342,15 @@ async fn run_links(
         Some(b) => b.schema(),
         None => return Ok(Vec::new()),
     };
-    ctx.register_table("node", Arc::new(MemTable::try_new(schema, rebalance(decoded, partitions))?))?;
-    let batches = ctx.sql(&outcomes_sql(peer_service)).await?.collect().await?;
+    ctx.register_table(
+        "node",
+        Arc::new(MemTable::try_new(schema, rebalance(decoded, partitions))?),
+    )?;
+    let batches = ctx
+        .sql(&outcomes_sql(peer_service))
+        .await?
+        .collect()
+        .await?;
     ctx.deregister_table("node")?;
     let mut rows = Vec::new();
     for b in &batches {

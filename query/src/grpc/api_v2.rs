@@ -220,3 +220,46 @@ impl QueryServiceApi for QueryV2 {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jaeger_model::otlp::{ResourceSpans, ScopeSpans, Span};
+
+    #[test]
+    fn chunks_hold_at_most_ten_spans() {
+        let spans = (1..=23u64)
+            .map(|i| Span {
+                trace_id: vec![1; 16],
+                span_id: i.to_be_bytes().to_vec(),
+                ..Default::default()
+            })
+            .collect();
+        let t = Trace::new(vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]);
+        let sizes: Vec<usize> = chunks(t).iter().map(|c| c.spans.len()).collect();
+        assert_eq!(sizes, [10, 10, 3]);
+        assert!(chunks(Trace::default()).is_empty());
+    }
+
+    #[test]
+    fn request_ids() {
+        assert_eq!(
+            request_trace_id(&[0, 0, 0, 0, 0, 0, 0, 9]).unwrap(),
+            jaeger_model::TraceId::from_u64s(0, 9)
+        );
+        assert_eq!(
+            request_trace_id(&[0; 16]).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            request_trace_id(&[1; 3]).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}

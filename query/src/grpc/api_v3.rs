@@ -339,3 +339,162 @@ impl QueryServiceApi for QueryV3 {
         Ok(Response::new(Box::pin(tokio_stream::iter([Ok(msg)]))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jaeger_model::otlp::{InstrumentationScope, KeyValue, Resource, Span};
+    use jaeger_model::trace::{kv, spans_of};
+
+    fn big_span(id: u64, scope: usize) -> (usize, Span) {
+        (
+            scope,
+            Span {
+                trace_id: vec![1; 16],
+                span_id: id.to_be_bytes().to_vec(),
+                name: format!("s{id}"),
+                // ~300 KiB each: a dozen spans exceed one chunk.
+                attributes: vec![kv(
+                    "payload",
+                    jaeger_model::otlp::Value::StringValue("x".repeat(300 << 10)),
+                )],
+                ..Default::default()
+            },
+        )
+    }
+
+    fn trace(resources: Vec<Vec<(usize, Span)>>) -> Trace {
+        Trace::new(
+            resources
+                .into_iter()
+                .enumerate()
+                .map(|(ri, spans)| {
+                    let mut scopes: Vec<ScopeSpans> = Vec::new();
+                    for (si, span) in spans {
+                        while scopes.len() <= si {
+                            scopes.push(ScopeSpans {
+                                scope: Some(InstrumentationScope {
+                                    name: format!("scope{}", scopes.len()),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            });
+                        }
+                        scopes[si].spans.push(span);
+                    }
+                    ResourceSpans {
+                        resource: Some(Resource {
+                            attributes: vec![KeyValue {
+                                key: "service.name".into(),
+                                value: jaeger_model::trace::string_value(format!("svc{ri}")),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                        scope_spans: scopes,
+                        schema_url: String::new(),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn small_traces_are_one_message() {
+        let t = trace(vec![vec![(0, Span::default())]]);
+        let chunks = traces_data_chunks(t.clone());
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].resource_spans, t.resource_spans);
+    }
+
+    #[test]
+    fn large_traces_split_keeping_resource_and_scope() {
+        let t = trace(vec![
+            (0..8).map(|i| big_span(i, (i % 2) as usize)).collect(),
+            (8..20).map(|i| big_span(i, 0)).collect(),
+        ]);
+        let chunks = traces_data_chunks(t.clone());
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        for c in &chunks {
+            assert!(
+                c.encoded_len() <= MAX_CHUNK_BYTES + 1024,
+                "{}",
+                c.encoded_len()
+            );
+            assert!(!c.resource_spans.is_empty());
+        }
+        // Every span once, in order, with its own resource and scope.
+        let key = |s: jaeger_model::SpanRef<'_>| {
+            (
+                s.span.span_id.clone(),
+                s.service_name().to_string(),
+                s.scope.map(|x| x.name.clone()),
+            )
+        };
+        let want: Vec<_> = spans_of(&t.resource_spans).map(key).collect();
+        let got: Vec<_> = chunks
+            .iter()
+            .flat_map(|c| spans_of(&c.resource_spans).map(key).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn search_query_rules() {
+        let ts = |s: i64| {
+            Some(prost_types::Timestamp {
+                seconds: s,
+                nanos: 0,
+            })
+        };
+        let base = TraceQueryParameters {
+            start_time_min: ts(10),
+            start_time_max: ts(20),
+            ..Default::default()
+        };
+        let (q, raw) = search_query(Some(TraceQueryParameters {
+            service_name: "svc".into(),
+            attributes: [("b".into(), "2".into()), ("a".into(), "1".into())].into(),
+            duration_min: Some(prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            search_depth: -3,
+            raw_traces: true,
+            ..base.clone()
+        }))
+        .unwrap();
+        assert!(raw);
+        assert_eq!(q.service_name.as_deref(), Some("svc"));
+        assert_eq!(q.operation_name, None);
+        assert_eq!(
+            q.tags,
+            [("a".to_string(), "1".to_string()), ("b".into(), "2".into())]
+        );
+        assert_eq!(
+            (q.start_time_min, q.start_time_max),
+            (10_000_000_000, 20_000_000_000)
+        );
+        assert_eq!(
+            (q.duration_min, q.duration_max),
+            (Some(1_000_000_000), None)
+        );
+        assert_eq!(q.num_traces, DEFAULT_SEARCH_LIMIT);
+        let err = |p: TraceQueryParameters| search_query(Some(p)).unwrap_err().code();
+        assert_eq!(
+            err(TraceQueryParameters {
+                start_time_max: ts(5),
+                ..base.clone()
+            }),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            err(TraceQueryParameters {
+                filter: Some(Default::default()),
+                ..base
+            }),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(search_query(None).unwrap_err().message(), "missing query");
+    }
+}

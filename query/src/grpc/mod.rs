@@ -79,20 +79,20 @@ pub async fn routes(state: GrpcQueryState) -> Result<Routes, GrpcServeError> {
     reporter.set_serving::<V3Server<QueryV3>>().await;
 
     // Reflection lists only what this port serves.
-    let reflection = || {
+    let reflection = |own: &str| {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(jaeger_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name("jaeger.api_v2.QueryService")
             .with_service_name("jaeger.api_v3.QueryService")
             .with_service_name("grpc.health.v1.Health")
+            .with_service_name(own)
     };
-    let mut routes = Routes::new(v2);
-    routes = routes
+    let routes = Routes::new(v2)
         .add_service(v3)
         .add_service(health)
-        .add_service(reflection().build_v1()?)
-        .add_service(reflection().build_v1alpha()?);
+        .add_service(reflection("grpc.reflection.v1.ServerReflection").build_v1()?)
+        .add_service(reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha()?);
     Ok(routes)
 }
 
@@ -193,4 +193,44 @@ pub(crate) fn duration_bounds(
 /// A trace id of 16 bytes as the storage seam's type.
 pub(crate) fn trace_id(bytes: [u8; 16]) -> TraceId {
     TraceId(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_codes() {
+        let code = |e: QueryError| status(e, "doing").code();
+        assert_eq!(
+            code(QueryError::Storage(StorageError::InvalidQuery("x".into()))),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            code(QueryError::Storage(StorageError::Unavailable("x".into()))),
+            tonic::Code::Unavailable
+        );
+        assert_eq!(code(QueryError::TraceNotFound), tonic::Code::NotFound);
+        let s = status(
+            QueryError::Storage(StorageError::Corrupt("bad".into())),
+            "doing",
+        );
+        assert_eq!(s.code(), tonic::Code::Internal);
+        assert_eq!(s.message(), "doing: corrupt stored data: bad");
+    }
+
+    #[test]
+    fn durations_bound_like_http() {
+        let d = |ns: i64| Some(jaeger_proto::convert::duration_from_nanos(ns));
+        assert_eq!(duration_bounds(None, None), (None, None));
+        assert_eq!(
+            duration_bounds(d(5).as_ref(), d(9).as_ref()),
+            (Some(5), Some(9))
+        );
+        // A negative maximum matches nothing; a negative minimum is no bound.
+        assert_eq!(
+            duration_bounds(d(-5).as_ref(), d(-1).as_ref()),
+            (None, Some(0))
+        );
+    }
 }
