@@ -3,7 +3,7 @@
 //! span is delivered twice. Runs after `SortCollections`, so attribute order does not
 //! make copies look different.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use jaeger_model::Trace;
 use jaeger_model::otlp::{InstrumentationScope, KeyValue, Resource, Span};
@@ -20,7 +20,21 @@ impl Adjuster for DeduplicateSpans {
     }
 
     fn adjust(&self, trace: &mut Trace) {
-        let mut seen: HashSet<u64> = HashSet::with_capacity(trace.span_count());
+        // Equal encodings imply equal span ids, so only spans whose id occurs more than
+        // once can be copies: the others need no hashing (most traces have none).
+        let mut ids: HashMap<&[u8], u32> = HashMap::with_capacity(trace.span_count());
+        for s in trace.spans() {
+            *ids.entry(s.span.span_id.as_slice()).or_default() += 1;
+        }
+        let shared: HashSet<Vec<u8>> = ids
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(id, _)| id.to_vec())
+            .collect();
+        if shared.is_empty() {
+            return;
+        }
+        let mut seen: HashSet<u64> = HashSet::new();
         let mut buf: Vec<u8> = Vec::with_capacity(1024);
         for rs in trace.resource_spans.iter_mut() {
             // Only the attributes of resource and scope count, as in Jaeger.
@@ -30,14 +44,19 @@ impl Adjuster for DeduplicateSpans {
             }
             .encode_to_vec();
             for ss in rs.scope_spans.iter_mut() {
+                if !ss.spans.iter().any(|s| shared.contains(&s.span_id)) {
+                    continue;
+                }
                 let scope = InstrumentationScope {
                     attributes: attrs_of(ss.scope.as_ref().map(|s| &s.attributes)),
                     ..Default::default()
                 }
                 .encode_to_vec();
                 ss.spans.retain(|span| {
-                    let h = span_hash(&mut buf, &resource, &scope, span);
-                    seen.insert(h)
+                    if !shared.contains(&span.span_id) {
+                        return true;
+                    }
+                    seen.insert(span_hash(&mut buf, &resource, &scope, span))
                 });
             }
         }

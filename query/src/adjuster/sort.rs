@@ -46,15 +46,16 @@ pub(crate) fn sort_attributes(attrs: &mut Vec<KeyValue>) {
         return;
     }
     attrs.sort_by(|a, b| a.key.cmp(&b.key));
-    // After a stable sort the last of equal keys is the last one given.
-    let mut out: Vec<KeyValue> = Vec::with_capacity(attrs.len());
-    for kv in attrs.drain(..) {
-        match out.last_mut() {
-            Some(prev) if prev.key == kv.key => *prev = kv,
-            _ => out.push(kv),
+    // After a stable sort the last of equal keys is the last one given: move its value
+    // into the entry that stays.
+    attrs.dedup_by(|later, kept| {
+        if later.key == kept.key {
+            std::mem::swap(later, kept);
+            true
+        } else {
+            false
         }
-    }
-    *attrs = out;
+    });
 }
 
 #[cfg(test)]
