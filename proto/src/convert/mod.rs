@@ -162,4 +162,5 @@ mod tests {
         assert_eq!(duration_to_nanos(&duration_from_nanos(123)), 123);
     }
 }
-#[cfg(test)] mod zz_measure;
+#[cfg(test)]
+mod zz_measure;
