@@ -46,6 +46,9 @@ fn kv(key: &str, value: &str) -> KeyValue {
     jaeger_model::trace::kv(key, Value::StringValue(value.into()))
 }
 
+/// (span index, parent index, kind, service slot, peer.service) of each span of a trace.
+type Layout = (u64, Option<u64>, i32, u64, Option<&'static str>);
+
 /// One trace as four resource spans (one per service it touches).
 fn trace(n: u64, out: &mut Vec<ResourceSpans>) {
     let h = splitmix(n);
@@ -53,8 +56,7 @@ fn trace(n: u64, out: &mut Vec<ResourceSpans>) {
     let sid = |i: u64| splitmix(h ^ (i + 1)).max(1);
     let svc = |k: u64| format!("service-{}", (h >> (k * 8)) % SERVICES);
     let start = START + (h % (DAY_NANOS - 1_000_000_000));
-    // (span index, parent index or none, kind, service slot, peer)
-    let layout: [(u64, Option<u64>, i32, u64, Option<&str>); SPANS_PER_TRACE as usize] = [
+    let layout: [Layout; SPANS_PER_TRACE as usize] = [
         (0, None, 2, 0, None),
         (1, Some(0), 3, 0, None),
         (2, Some(1), 2, 1, None),

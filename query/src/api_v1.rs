@@ -14,7 +14,7 @@ use jaeger_storage::OperationQuery;
 
 use crate::error::{ApiError, Envelope, StructuredError, json_response};
 use crate::params::{self, Dependencies, GetTrace, Query, Search};
-use crate::{App, blocking, path_segment};
+use crate::{App, blocking, drop_later, path_segment};
 
 type Result<T = Response, E = ApiError> = std::result::Result<T, E>;
 
@@ -88,12 +88,14 @@ pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
         .await?
         .ok_or_else(ApiError::trace_not_found)?;
     let pretty = q.pretty();
-    let body = blocking(move || {
+    let (body, garbage) = blocking(move || {
         let t = ui::trace_from_otlp(&trace.resource_spans);
-        Envelope::new([t]).to_body(pretty)
+        let env = Envelope::new([t]);
+        (env.to_body(pretty), (env, trace))
     })
-    .await??;
-    Ok(json_response(body))
+    .await?;
+    drop_later(garbage);
+    Ok(json_response(body?))
 }
 
 /// `GET /api/traces`: search, or multi-get with `traceID=`.
@@ -119,15 +121,17 @@ pub async fn search(State(app): State<Arc<App>>, uri: Uri) -> Result {
         found
     };
     let pretty = q.pretty();
-    let body = blocking(move || {
+    let (body, garbage) = blocking(move || {
         let data: Vec<ui::Trace> = traces
             .iter()
             .map(|t| ui::trace_from_otlp(&t.resource_spans))
             .collect();
-        Envelope::new(data).errors(errors).to_body(pretty)
+        let env = Envelope::new(data).errors(errors);
+        (env.to_body(pretty), (env, traces))
     })
-    .await??;
-    Ok(json_response(body))
+    .await?;
+    drop_later(garbage);
+    Ok(json_response(body?))
 }
 
 /// `GET /api/dependencies?endTs=&lookback=&service=`.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::{ApiError, V3Error, json_response};
 use crate::params::{self, Query};
 use crate::summary::{TraceSummary, summarize};
-use crate::{App, blocking, path_segment};
+use crate::{App, blocking, drop_later, path_segment};
 
 type Result<T = Response, E = V3Error> = std::result::Result<T, E>;
 
@@ -92,13 +92,14 @@ async fn traces_response(traces: Vec<Trace>) -> Result {
     if traces.iter().all(Trace::is_empty) {
         return Err(V3Error::no_traces());
     }
-    let body = blocking(move || {
+    let (body, traces) = blocking(move || {
         let mut out = String::from("{\"result\":");
         otlp_json::write_traces_data(&mut out, traces.iter().flat_map(|t| &t.resource_spans));
         out.push('}');
-        out
+        (out, traces)
     })
     .await?;
+    drop_later(traces);
     Ok(json_response(body))
 }
 

@@ -177,10 +177,12 @@ impl Jaeger {
             if let Some(status) = self.child.try_wait().expect("poll child") {
                 panic!("jaeger exited early with {status}:\n{}", self.logs());
             }
-            if let Ok(r) = client.get(&url).send() {
-                if r.status().is_success() {
-                    return;
-                }
+            if client
+                .get(&url)
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
             }
             if Instant::now() > deadline {
                 panic!("jaeger not healthy after {timeout:?}:\n{}", self.logs());

@@ -162,5 +162,3 @@ mod tests {
         assert_eq!(duration_to_nanos(&duration_from_nanos(123)), 123);
     }
 }
-#[cfg(test)]
-mod zz_measure;

@@ -96,17 +96,19 @@ pub fn host_key(resource: Option<&Resource>) -> String {
     String::new()
 }
 
-/// A span's place in the trace, and its place in the tree.
+/// A span's place in the trace and its host; the tree is kept beside it as
+/// first-child / next-sibling lists (no allocation per span).
 struct Node {
-    at: (usize, usize, usize),
-    host: usize,
-    children: Vec<usize>,
+    at: (u32, u32, u32),
+    host: u32,
 }
+
+const NONE: u32 = u32::MAX;
 
 /// The skew of a subtree: the host it was computed for and the shift.
 #[derive(Clone, Copy)]
 struct Skew {
-    host: usize,
+    host: u32,
     delta: i64,
 }
 
@@ -116,33 +118,35 @@ impl Adjuster for CorrectClockSkew {
     }
 
     fn adjust(&self, trace: &mut Trace) {
+        let count = trace.span_count();
+        // Positions are stored as u32: a larger trace is left alone rather than mangled.
+        if count >= NONE as usize {
+            return;
+        }
         // Host keys, interned: index 0 is always the unknown host "".
         let mut hosts: Vec<String> = vec![String::new()];
-        let mut nodes: Vec<Node> = Vec::with_capacity(trace.span_count());
-        let mut by_id: HashMap<SpanId, usize> = HashMap::with_capacity(trace.span_count());
-        let mut duplicates: Vec<(usize, usize, usize)> = Vec::new();
+        let mut nodes: Vec<Node> = Vec::with_capacity(count);
+        let mut by_id: HashMap<SpanId, u32> = HashMap::with_capacity(count);
+        let mut duplicates: Vec<(u32, u32, u32)> = Vec::new();
         for (ri, rs) in trace.resource_spans.iter().enumerate() {
             let key = host_key(rs.resource.as_ref());
             let host = match hosts.iter().position(|h| *h == key) {
-                Some(i) => i,
+                Some(i) => i as u32,
                 None => {
                     hosts.push(key);
-                    hosts.len() - 1
+                    (hosts.len() - 1) as u32
                 }
             };
             for (si, ss) in rs.scope_spans.iter().enumerate() {
                 for (ki, span) in ss.spans.iter().enumerate() {
+                    let at = (ri as u32, si as u32, ki as u32);
                     let id = SpanId::from_slice(&span.span_id).unwrap_or_default();
                     if by_id.contains_key(&id) {
-                        duplicates.push((ri, si, ki));
+                        duplicates.push(at);
                         continue;
                     }
-                    by_id.insert(id, nodes.len());
-                    nodes.push(Node {
-                        at: (ri, si, ki),
-                        host,
-                        children: Vec::new(),
-                    });
+                    by_id.insert(id, nodes.len() as u32);
+                    nodes.push(Node { at, host });
                 }
             }
         }
@@ -154,19 +158,24 @@ impl Adjuster for CorrectClockSkew {
         }
 
         // The tree: parentless spans and spans whose parent is missing are roots.
-        let mut roots: Vec<usize> = Vec::new();
-        for n in 0..nodes.len() {
-            let span = span_ref(trace, nodes[n].at);
+        let mut first_child: Vec<u32> = vec![NONE; nodes.len()];
+        let mut next_sibling: Vec<u32> = vec![NONE; nodes.len()];
+        let mut roots: Vec<u32> = Vec::new();
+        for n in 0..nodes.len() as u32 {
+            let span = span_ref(trace, nodes[n as usize].at);
             let parent = SpanId::from_slice(&span.parent_span_id).unwrap_or_default();
             if parent.is_zero() {
                 roots.push(n);
                 continue;
             }
             match by_id.get(&parent) {
-                Some(&p) => nodes[p].children.push(n),
+                Some(&p) => {
+                    next_sibling[n as usize] = first_child[p as usize];
+                    first_child[p as usize] = n;
+                }
                 None => {
                     add_warning(
-                        &mut span_mut(trace, nodes[n].at).attributes,
+                        &mut span_mut(trace, nodes[n as usize].at).attributes,
                         warning_invalid_parent(parent),
                     );
                     roots.push(n);
@@ -177,32 +186,29 @@ impl Adjuster for CorrectClockSkew {
         // Depth-first from each root, with an explicit stack: a trace can be one long
         // chain of spans. A parent is final before its children are looked at.
         let unknown_host = 0;
-        let mut stack: Vec<(usize, Option<usize>, Skew)> = Vec::new();
+        let mut stack: Vec<(u32, u32, Skew)> = Vec::new();
         for root in roots {
-            stack.push((
-                root,
-                None,
-                Skew {
-                    host: nodes[root].host,
-                    delta: 0,
-                },
-            ));
+            let skew = Skew {
+                host: nodes[root as usize].host,
+                delta: 0,
+            };
+            stack.push((root, NONE, skew));
             while let Some((n, parent, mut skew)) = stack.pop() {
-                let host = nodes[n].host;
-                if let Some(p) = parent
-                    && (host != skew.host || host == unknown_host)
-                {
+                let node = &nodes[n as usize];
+                if parent != NONE && (node.host != skew.host || node.host == unknown_host) {
                     skew = Skew {
-                        host,
+                        host: node.host,
                         delta: calculate_skew(
-                            span_ref(trace, nodes[n].at),
-                            span_ref(trace, nodes[p].at),
+                            span_ref(trace, node.at),
+                            span_ref(trace, nodes[parent as usize].at),
                         ),
                     };
                 }
-                self.apply(span_mut(trace, nodes[n].at), skew.delta);
-                for &c in nodes[n].children.iter().rev() {
-                    stack.push((c, Some(n), skew));
+                self.apply(span_mut(trace, node.at), skew.delta);
+                let mut c = first_child[n as usize];
+                while c != NONE {
+                    stack.push((c, n, skew));
+                    c = next_sibling[c as usize];
                 }
             }
         }
@@ -271,12 +277,12 @@ fn calculate_skew(child: &Span, parent: &Span) -> i64 {
     sub(ps + latency, cs)
 }
 
-fn span_ref(t: &Trace, (ri, si, ki): (usize, usize, usize)) -> &Span {
-    &t.resource_spans[ri].scope_spans[si].spans[ki]
+fn span_ref(t: &Trace, (ri, si, ki): (u32, u32, u32)) -> &Span {
+    &t.resource_spans[ri as usize].scope_spans[si as usize].spans[ki as usize]
 }
 
-fn span_mut(t: &mut Trace, (ri, si, ki): (usize, usize, usize)) -> &mut Span {
-    &mut t.resource_spans[ri].scope_spans[si].spans[ki]
+fn span_mut(t: &mut Trace, (ri, si, ki): (u32, u32, u32)) -> &mut Span {
+    &mut t.resource_spans[ri as usize].scope_spans[si as usize].spans[ki as usize]
 }
 
 #[cfg(test)]
