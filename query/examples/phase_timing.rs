@@ -1,6 +1,10 @@
 //! Per-phase time of a 10,000-span trace read (development aid).
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use jaeger_model::{Trace, TraceId, ui};
 use jaeger_storage::memory::MemoryStore;
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter};

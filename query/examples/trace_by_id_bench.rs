@@ -5,7 +5,15 @@
 //!
 //! ```text
 //! cargo run --release -p jaeger-query --example trace_by_id_bench [-- <requests>]
+//! cargo run --release -p jaeger-query --features mimalloc --example trace_by_id_bench
 //! ```
+//!
+//! The second form swaps the system allocator for mimalloc, to show how much of the
+//! time is allocation (the binary decides its allocator, not this crate).
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::{Duration, Instant};
 
@@ -175,8 +183,13 @@ async fn main() {
     // Sanity: the adjusters ran (skewed spans carry a warning).
     let (_, _) = one(&r, &format!("/api/traces/{}", small.to_hex()), false).await;
     println!(
-        "{} cores; {n} requests per row; standard adjusters, max clock skew 1s",
-        std::thread::available_parallelism().map_or(1, |p| p.get())
+        "{} cores; {n} requests per row; standard adjusters, max clock skew 1s; allocator: {}",
+        std::thread::available_parallelism().map_or(1, |p| p.get()),
+        if cfg!(feature = "mimalloc") {
+            "mimalloc"
+        } else {
+            "system"
+        }
     );
     println!(
         "{:<44} {:>6} {:>9} {:>9} {:>9} {:>9} {:>11}",
