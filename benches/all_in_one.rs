@@ -95,7 +95,7 @@ fn build_request(batch_no: u64, base_ns: u64, rng: &mut Rng) -> ExportTraceServi
                     ),
                     kv(
                         "cache.hit",
-                        any_value::Value::BoolValue(rng.next() % 2 == 0),
+                        any_value::Value::BoolValue(rng.next().is_multiple_of(2)),
                     ),
                     kv(
                         "payload.size",

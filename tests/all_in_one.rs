@@ -380,10 +380,9 @@ mod sdk {
         cx.span().end();
         provider.force_flush().expect("flush the exporter");
         let hex = format!("{trace_id:032x}");
-        if hex.starts_with("0000000000000000") {
-            hex[16..].to_string()
-        } else {
-            hex
+        match hex.strip_prefix("0000000000000000") {
+            Some(low) => low.to_string(),
+            None => hex,
         }
     }
 

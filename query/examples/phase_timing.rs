@@ -1,11 +1,15 @@
-//! Per-phase time of a 10,000-span trace read (development aid).
+//! Where the time of a 10,000-span trace read goes: storage read, each standard
+//! adjuster, UI-model conversion, JSON encoding, freeing (development aid).
+//!
+//! ```text
+//! cargo run --release -p jaeger-query [--features mimalloc] --example phase_timing
+//! ```
+
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use jaeger_model::{Trace, TraceId, ui};
+use jaeger_query::Adjuster;
+use jaeger_query::adjuster::*;
 use jaeger_storage::memory::MemoryStore;
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter};
 
@@ -13,13 +17,28 @@ use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter};
 #[allow(dead_code)]
 mod bench;
 
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
 #[tokio::main]
 async fn main() {
     let id = TraceId::from_u64s(0, 1);
     let store = MemoryStore::new(10);
-    store.write_spans(bench::trace(id, 10_000)).await.unwrap();
-    let adj = jaeger_query::standard_adjusters(Duration::from_secs(1));
-    for _ in 0..5 {
+    store
+        .write_spans(bench::trace(id, 10_000))
+        .await
+        .expect("memory write");
+    let steps: Vec<Box<dyn Adjuster>> = vec![
+        Box::new(DeduplicateClientServerSpanIDs),
+        Box::new(SortCollections),
+        Box::new(DeduplicateSpans),
+        Box::new(CorrectClockSkew::new(Duration::from_secs(1))),
+        Box::new(NormalizeIPAttributes),
+        Box::new(MoveLibraryAttributes),
+        Box::new(RemoveEmptySpanLinks),
+    ];
+    for round in 0..5 {
         let t = Instant::now();
         let mut tr: Trace = store
             .get_trace(GetTraceParams {
@@ -27,25 +46,37 @@ async fn main() {
                 ..Default::default()
             })
             .await
-            .unwrap()
-            .unwrap();
+            .expect("read")
+            .expect("found");
         let read = t.elapsed();
-        let t = Instant::now();
-        adj.apply(&mut tr);
-        let a = t.elapsed();
+        let mut per_step = Vec::new();
+        for s in &steps {
+            let t = Instant::now();
+            s.adjust(&mut tr);
+            per_step.push((s.name(), t.elapsed()));
+        }
         let t = Instant::now();
         let u = ui::trace_from_otlp(&tr.resource_spans);
-        let conv = t.elapsed();
+        let convert = t.elapsed();
         let t = Instant::now();
-        let body = jaeger_model::gojson::to_vec(&[&u], false).unwrap();
-        let ser = t.elapsed();
+        let body = jaeger_model::gojson::to_vec(&[&u], false).expect("encodable");
+        let encode = t.elapsed();
         let t = Instant::now();
         drop(u);
         drop(tr);
-        let dr = t.elapsed();
+        let free = t.elapsed();
+        let adjust: Duration = per_step.iter().map(|(_, d)| *d).sum();
         println!(
-            "read {read:?} adjust {a:?} convert {conv:?} serialize {ser:?} drop {dr:?} ({} bytes)",
-            body.len()
+            "round {round}: read {} | adjust {} | convert {} | encode {} ({} bytes) | free {}",
+            ms(read),
+            ms(adjust),
+            ms(convert),
+            ms(encode),
+            body.len(),
+            ms(free)
         );
+        for (name, d) in per_step {
+            println!("    {name:<32} {}", ms(d));
+        }
     }
 }

@@ -39,7 +39,7 @@ pub fn trace(id: TraceId, n: u64) -> Vec<ResourceSpans> {
     for i in 1..=n {
         let svc = i % SERVICES;
         let depth = 64 - i.leading_zeros() as u64;
-        let skew = if svc % 5 == 0 { 3_000_000 } else { 0 };
+        let skew = if svc.is_multiple_of(5) { 3_000_000 } else { 0 };
         let start = T0 + depth * 100_000 - skew;
         by_service[svc as usize].push(Span {
             trace_id: id.0.to_vec(),
@@ -50,7 +50,7 @@ pub fn trace(id: TraceId, n: u64) -> Vec<ResourceSpans> {
                 vec![]
             },
             name: format!("op-{}", i % 50),
-            kind: if i % 2 == 0 { 2 } else { 3 },
+            kind: if i.is_multiple_of(2) { 2 } else { 3 },
             start_time_unix_nano: start,
             end_time_unix_nano: start + 50_000_000 / depth,
             attributes: (0..10)
