@@ -24,8 +24,15 @@ pub struct Cli {
 pub enum Role {
     /// Receivers, query service, UI and the embedded store in one process (the default).
     AllInOne,
+    /// Receivers, remote sampling and the storage writer; no query service.
+    Collector,
+    /// Query service: HTTP API, UI and gRPC; no receivers.
+    Query,
     /// Print the effective configuration as YAML and exit.
     PrintConfig,
+    /// Derive the service dependency links of a time window from the stored spans and
+    /// write them back (once, or on --schedule). See docs/dependencies-job.md.
+    Dependencies(crate::dependencies::DependenciesArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,13 +97,108 @@ pub struct Flags {
     #[arg(long = "query.http-server.host-port", env = "QUERY_HTTP_SERVER_HOST_PORT", value_parser = parse_host_port, global = true)]
     pub query_http: Option<SocketAddr>,
 
-    /// OTLP gRPC receiver address.
-    #[arg(long = "collector.otlp.grpc.host-port", env = "COLLECTOR_OTLP_GRPC_HOST_PORT", value_parser = parse_host_port, global = true)]
-    pub otlp_grpc: Option<SocketAddr>,
+    /// Query gRPC address: api_v2 and api_v3 QueryService (`off` disables it).
+    #[arg(long = "query.grpc-server.host-port", env = "QUERY_GRPC_SERVER_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub query_grpc: Option<Listen>,
 
-    /// OTLP HTTP receiver address.
-    #[arg(long = "collector.otlp.http.host-port", env = "COLLECTOR_OTLP_HTTP_HOST_PORT", value_parser = parse_host_port, global = true)]
-    pub otlp_http: Option<SocketAddr>,
+    /// Directory of another UI build (index.html and static/) to serve instead of the
+    /// embedded UI.
+    #[arg(long = "query.static-files", env = "QUERY_STATIC_FILES", global = true)]
+    pub static_files: Option<PathBuf>,
+
+    /// UI configuration file (.json or .js) injected into index.html.
+    #[arg(long = "query.ui-config", env = "QUERY_UI_CONFIG", global = true)]
+    pub ui_config: Option<PathBuf>,
+
+    /// Spans returned per trace at most (0: all).
+    #[arg(
+        long = "query.max-trace-size",
+        env = "QUERY_MAX_TRACE_SIZE",
+        global = true
+    )]
+    pub max_trace_size: Option<usize>,
+
+    /// Pass the caller's bearer token on to storage.
+    #[arg(long = "query.bearer-token-propagation", env = "QUERY_BEARER_TOKEN_PROPAGATION", num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub bearer_token_propagation: Option<bool>,
+
+    /// Run the dependencies job inside the all-in-one on this cron expression (UTC).
+    #[arg(
+        long = "dependencies.schedule",
+        env = "DEPENDENCIES_SCHEDULE",
+        global = true
+    )]
+    pub dependencies_schedule: Option<String>,
+
+    /// Window of each in-process dependencies run: the last complete period of this
+    /// length (24h: the previous UTC day).
+    #[arg(long = "dependencies.lookback", value_parser = parse_duration, global = true)]
+    pub dependencies_lookback: Option<std::time::Duration>,
+
+    /// DataFusion memory pool of the in-process dependencies job (`512MB`).
+    #[arg(long = "dependencies.memory-limit", value_parser = crate::dependencies::parse_size, global = true)]
+    pub dependencies_memory_limit: Option<u64>,
+
+    /// `Name: value` header added to every query response (repeatable).
+    #[arg(
+        long = "query.additional-headers",
+        env = "QUERY_ADDITIONAL_HEADERS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub additional_headers: Vec<String>,
+
+    /// Origins allowed to call the query API cross-origin (comma-separated; `*` for any).
+    #[arg(
+        long = "query.cors.allowed-origins",
+        env = "QUERY_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Request headers allowed cross-origin besides the defaults (comma-separated).
+    #[arg(
+        long = "query.cors.allowed-headers",
+        env = "QUERY_CORS_ALLOWED_HEADERS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_headers: Vec<String>,
+
+    /// Require a tenant header on every query request.
+    #[arg(long = "multi-tenancy.enabled", env = "MULTI_TENANCY_ENABLED", num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub tenancy_enabled: Option<bool>,
+
+    /// The tenant header.
+    #[arg(
+        long = "multi-tenancy.header",
+        env = "MULTI_TENANCY_HEADER",
+        global = true
+    )]
+    pub tenancy_header: Option<String>,
+
+    /// Accepted tenants (comma-separated); empty accepts any.
+    #[arg(
+        long = "multi-tenancy.tenants",
+        env = "MULTI_TENANCY_TENANTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub tenancy_tenants: Vec<String>,
+
+    /// Archive storage for `POST /api/archive/{id}`: `memory`, or the directory of an
+    /// embedded store of its own.
+    #[arg(long = "query.archive", env = "QUERY_ARCHIVE", global = true)]
+    pub archive: Option<String>,
+
+    /// OTLP gRPC receiver address (`off` disables it).
+    #[arg(long = "collector.otlp.grpc.host-port", env = "COLLECTOR_OTLP_GRPC_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub otlp_grpc: Option<Listen>,
+
+    /// OTLP HTTP receiver address (`off` disables it).
+    #[arg(long = "collector.otlp.http.host-port", env = "COLLECTOR_OTLP_HTTP_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub otlp_http: Option<Listen>,
 
     /// Jaeger gRPC collector address (`off` disables it).
     #[arg(long = "collector.grpc-server.host-port", env = "COLLECTOR_GRPC_SERVER_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
@@ -126,9 +228,51 @@ pub struct Flags {
     #[arg(long = "collector.queue-size-bytes", global = true)]
     pub queue_bytes: Option<usize>,
 
-    /// Health check address (`GET /status`).
-    #[arg(long = "health.host-port", value_parser = parse_host_port, global = true)]
-    pub health: Option<SocketAddr>,
+    /// Jaeger sampling strategies file (JSON), served to SDKs polling for strategies.
+    #[arg(
+        long = "sampling.strategies-file",
+        env = "SAMPLING_STRATEGIES_FILE",
+        global = true
+    )]
+    pub sampling_strategies_file: Option<PathBuf>,
+
+    /// How often the strategies file is re-read (Go duration; `0s` never).
+    #[arg(long = "sampling.strategies-reload-interval", env = "SAMPLING_STRATEGIES_RELOAD_INTERVAL", value_parser = parse_duration, global = true)]
+    pub sampling_reload_interval: Option<std::time::Duration>,
+
+    /// Probability of the default sampling strategy.
+    #[arg(
+        long = "sampling.default-sampling-probability",
+        env = "SAMPLING_DEFAULT_SAMPLING_PROBABILITY",
+        global = true
+    )]
+    pub sampling_default_probability: Option<f64>,
+
+    /// Remote sampling HTTP address, `GET /sampling?service=` (`off` disables it).
+    #[arg(long = "sampling.http-server.host-port", alias = "http-server.host-port", value_parser = parse_optional_host_port, global = true)]
+    pub sampling_http: Option<Listen>,
+
+    /// Remote sampling gRPC address, `SamplingManager` (`off` disables it).
+    #[arg(long = "sampling.grpc-server.host-port", value_parser = parse_optional_host_port, global = true)]
+    pub sampling_grpc: Option<Listen>,
+
+    /// Health check address (`GET /status`; `off` disables it).
+    #[arg(long = "health.host-port", value_parser = parse_optional_host_port, global = true)]
+    pub health: Option<Listen>,
+
+    /// Jaeger v1's admin port: `GET /` health (v1 JSON) and `GET /metrics` (`off`
+    /// disables it).
+    #[arg(long = "admin.http.host-port", env = "ADMIN_HTTP_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub admin_http: Option<Listen>,
+
+    /// expvar-style JSON (`GET /debug/vars`) address (`off` disables it).
+    #[arg(long = "expvar.host-port", env = "EXPVAR_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
+    pub expvar: Option<Listen>,
+
+    /// Jaeger v1's TLS flags for the OTLP gRPC, OTLP HTTP and query HTTP servers: a PEM
+    /// certificate chain and key (both, or neither). `.tls.enabled=false` ignores them.
+    #[command(flatten)]
+    pub tls: TlsFlags,
 
     /// Prometheus metrics address (`GET /metrics`).
     #[arg(long = "metrics.host-port", value_parser = parse_host_port, global = true)]
@@ -202,10 +346,11 @@ impl Flags {
         if let Some(a) = self.query_http {
             config.query.http_endpoint = a;
         }
-        if let Some(a) = self.otlp_grpc {
+        self.apply_query(config);
+        if let Some(Listen(a)) = self.otlp_grpc {
             config.otlp.grpc_endpoint = a;
         }
-        if let Some(a) = self.otlp_http {
+        if let Some(Listen(a)) = self.otlp_http {
             config.otlp.http_endpoint = a;
         }
         if let Some(Listen(a)) = self.jaeger_grpc {
@@ -229,13 +374,191 @@ impl Flags {
         if let Some(b) = self.queue_bytes {
             config.queue.max_bytes = b;
         }
-        if let Some(a) = self.health {
+        if let Some(f) = &self.sampling_strategies_file {
+            config.sampling.strategies_file = Some(f.clone()).filter(|f| !f.as_os_str().is_empty());
+        }
+        if let Some(d) = self.sampling_reload_interval {
+            config.sampling.reload_interval = d;
+        }
+        if let Some(p) = self.sampling_default_probability {
+            config.sampling.default_sampling_probability = p;
+        }
+        if let Some(Listen(a)) = self.sampling_http {
+            config.sampling.http_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.sampling_grpc {
+            config.sampling.grpc_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.health {
             config.admin.health_endpoint = a;
         }
+        if let Some(Listen(a)) = self.admin_http {
+            config.admin.http_endpoint = a;
+        }
+        if let Some(Listen(a)) = self.expvar {
+            config.admin.expvar_endpoint = a;
+        }
+        self.tls.apply(config);
         if let Some(a) = self.metrics {
             config.admin.metrics_endpoint = a;
         }
+        if let Some(s) = &self.dependencies_schedule {
+            config.dependencies.schedule = Some(s.clone()).filter(|s| !s.trim().is_empty());
+        }
+        if let Some(d) = self.dependencies_lookback {
+            config.dependencies.lookback = d;
+        }
+        if let Some(m) = self.dependencies_memory_limit {
+            config.dependencies.memory_limit_bytes = Some(m);
+        }
     }
+}
+
+impl Flags {
+    /// The query service's flags beyond addresses and base path.
+    fn apply_query(&self, config: &mut Config) {
+        let q = &mut config.query;
+        if let Some(Listen(a)) = self.query_grpc {
+            q.grpc_endpoint = a;
+        }
+        if let Some(d) = &self.static_files {
+            q.static_files = Some(d.clone());
+        }
+        if let Some(f) = &self.ui_config {
+            q.ui_config = Some(f.clone());
+        }
+        if let Some(n) = self.max_trace_size {
+            q.max_trace_size = n;
+        }
+        if let Some(b) = self.bearer_token_propagation {
+            q.bearer_token_propagation = b;
+        }
+        if !self.additional_headers.is_empty() {
+            q.additional_headers = self.additional_headers.clone();
+        }
+        if !self.cors_allowed_origins.is_empty() {
+            q.cors.allowed_origins = trimmed(&self.cors_allowed_origins);
+        }
+        if !self.cors_allowed_headers.is_empty() {
+            q.cors.allowed_headers = trimmed(&self.cors_allowed_headers);
+        }
+        if let Some(b) = self.tenancy_enabled {
+            q.multi_tenancy.enabled = b;
+        }
+        if let Some(h) = &self.tenancy_header {
+            q.multi_tenancy.header = h.clone();
+        }
+        if !self.tenancy_tenants.is_empty() {
+            q.multi_tenancy.tenants = trimmed(&self.tenancy_tenants);
+        }
+        if let Some(a) = &self.archive {
+            q.archive = match a.trim() {
+                "" | "off" | "none" => None,
+                "memory" => Some(jaeger_config::ArchiveConfig {
+                    kind: StorageKind::Memory,
+                    data_dir: None,
+                    max_traces: config.storage.memory.max_traces,
+                    cassandra: None,
+                }),
+                dir => Some(jaeger_config::ArchiveConfig {
+                    kind: StorageKind::Embedded,
+                    data_dir: Some(PathBuf::from(dir)),
+                    max_traces: 0,
+                    cassandra: None,
+                }),
+            };
+        }
+    }
+}
+
+/// `--<server>.tls.{enabled,cert,key}` as Jaeger v1 named them.
+#[derive(Debug, Args, Default)]
+pub struct TlsFlags {
+    #[arg(long = "collector.otlp.grpc.tls.enabled", global = true)]
+    pub otlp_grpc_enabled: Option<bool>,
+    #[arg(
+        long = "collector.otlp.grpc.tls.cert",
+        requires = "otlp_grpc_key",
+        global = true
+    )]
+    pub otlp_grpc_cert: Option<PathBuf>,
+    #[arg(
+        long = "collector.otlp.grpc.tls.key",
+        requires = "otlp_grpc_cert",
+        global = true
+    )]
+    pub otlp_grpc_key: Option<PathBuf>,
+    #[arg(long = "collector.otlp.http.tls.enabled", global = true)]
+    pub otlp_http_enabled: Option<bool>,
+    #[arg(
+        long = "collector.otlp.http.tls.cert",
+        requires = "otlp_http_key",
+        global = true
+    )]
+    pub otlp_http_cert: Option<PathBuf>,
+    #[arg(
+        long = "collector.otlp.http.tls.key",
+        requires = "otlp_http_cert",
+        global = true
+    )]
+    pub otlp_http_key: Option<PathBuf>,
+    #[arg(long = "query.http.tls.enabled", global = true)]
+    pub query_http_enabled: Option<bool>,
+    #[arg(
+        long = "query.http.tls.cert",
+        requires = "query_http_key",
+        global = true
+    )]
+    pub query_http_cert: Option<PathBuf>,
+    #[arg(
+        long = "query.http.tls.key",
+        requires = "query_http_cert",
+        global = true
+    )]
+    pub query_http_key: Option<PathBuf>,
+}
+
+impl TlsFlags {
+    fn apply(&self, config: &mut Config) {
+        let pick = |enabled: Option<bool>,
+                    cert: &Option<PathBuf>,
+                    key: &Option<PathBuf>,
+                    slot: &mut Option<jaeger_config::TlsFiles>| {
+            if enabled == Some(false) {
+                *slot = None;
+            } else if let (Some(cert_file), Some(key_file)) = (cert, key) {
+                *slot = Some(jaeger_config::TlsFiles {
+                    cert_file: cert_file.clone(),
+                    key_file: key_file.clone(),
+                });
+            }
+        };
+        pick(
+            self.otlp_grpc_enabled,
+            &self.otlp_grpc_cert,
+            &self.otlp_grpc_key,
+            &mut config.otlp.grpc_tls,
+        );
+        pick(
+            self.otlp_http_enabled,
+            &self.otlp_http_cert,
+            &self.otlp_http_key,
+            &mut config.otlp.http_tls,
+        );
+        pick(
+            self.query_http_enabled,
+            &self.query_http_cert,
+            &self.query_http_key,
+            &mut config.query.http_tls,
+        );
+    }
+}
+
+fn trimmed(v: &[String]) -> Vec<String> {
+    v.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -283,11 +606,102 @@ mod tests {
     }
 
     #[test]
+    fn query_service_flags() {
+        let mut c = Config::default();
+        assert_eq!(c.query.grpc_endpoint.unwrap().port(), 16685);
+        Cli::try_parse_from(["jaeger", "--query.grpc-server.host-port", "off"])
+            .unwrap()
+            .flags
+            .apply(&mut c);
+        assert_eq!(c.query.grpc_endpoint, None);
+        let cli = Cli::try_parse_from([
+            "jaeger",
+            "--query.grpc-server.host-port=:17685",
+            "--query.static-files=/ui",
+            "--query.ui-config=/ui.json",
+            "--query.max-trace-size=500",
+            "--query.bearer-token-propagation",
+            "--query.additional-headers=A: 1",
+            "--query.additional-headers=B: 2",
+            "--query.cors.allowed-origins=https://a.org, https://b.org",
+            "--query.cors.allowed-headers=x-tenant",
+            "--multi-tenancy.enabled",
+            "--multi-tenancy.header=x-org",
+            "--multi-tenancy.tenants=acme,globex",
+            "--query.archive=memory",
+        ])
+        .unwrap();
+        let mut c = Config::default();
+        cli.flags.apply(&mut c);
+        let q = &c.query;
+        assert_eq!(q.grpc_endpoint, Some("0.0.0.0:17685".parse().unwrap()));
+        assert_eq!(q.static_files, Some(PathBuf::from("/ui")));
+        assert_eq!(q.ui_config, Some(PathBuf::from("/ui.json")));
+        assert_eq!(q.max_trace_size, 500);
+        assert!(q.bearer_token_propagation);
+        assert_eq!(q.additional_headers, ["A: 1", "B: 2"]);
+        assert_eq!(q.cors.allowed_origins, ["https://a.org", "https://b.org"]);
+        assert_eq!(q.cors.allowed_headers, ["x-tenant"]);
+        assert!(q.multi_tenancy.enabled);
+        assert_eq!(q.multi_tenancy.header, "x-org");
+        assert_eq!(q.multi_tenancy.tenants, ["acme", "globex"]);
+        let a = q.archive.as_ref().unwrap();
+        assert_eq!(
+            (a.kind.clone(), a.max_traces),
+            (StorageKind::Memory, 100_000)
+        );
+        let cli = Cli::try_parse_from(["jaeger", "--query.archive=/srv/archive"]).unwrap();
+        cli.flags.apply(&mut c);
+        let a = c.query.archive.as_ref().unwrap();
+        assert_eq!(a.kind, StorageKind::Embedded);
+        assert_eq!(a.data_dir, Some(PathBuf::from("/srv/archive")));
+    }
+
+    #[test]
     fn badger_is_served_by_the_embedded_store() {
         let cli = Cli::try_parse_from(["jaeger", "all-in-one", "--storage", "badger"]).unwrap();
         let mut c = Config::default();
         cli.flags.apply(&mut c);
         assert_eq!(c.storage.kind, StorageKind::Embedded);
         assert!(matches!(cli.role, Some(Role::AllInOne)));
+    }
+
+    #[test]
+    fn v1_tls_flags() {
+        let cli = Cli::try_parse_from([
+            "jaeger",
+            "--collector.otlp.grpc.tls.cert=/c.pem",
+            "--collector.otlp.grpc.tls.key=/k.pem",
+            "--query.http.tls.enabled=true",
+            "--query.http.tls.cert=/q.pem",
+            "--query.http.tls.key=/qk.pem",
+        ])
+        .unwrap();
+        let mut c = Config::default();
+        c.otlp.http_tls = Some(jaeger_config::TlsFiles {
+            cert_file: "/from-yaml.pem".into(),
+            key_file: "/from-yaml-key.pem".into(),
+        });
+        cli.flags.apply(&mut c);
+        let files = |c: &str, k: &str| {
+            Some(jaeger_config::TlsFiles {
+                cert_file: c.into(),
+                key_file: k.into(),
+            })
+        };
+        assert_eq!(c.otlp.grpc_tls, files("/c.pem", "/k.pem"));
+        assert_eq!(c.query.http_tls, files("/q.pem", "/qk.pem"));
+        // Untouched by flags: what the file said stays.
+        assert_eq!(
+            c.otlp.http_tls,
+            files("/from-yaml.pem", "/from-yaml-key.pem")
+        );
+        Cli::try_parse_from(["jaeger", "--collector.otlp.http.tls.enabled=false"])
+            .unwrap()
+            .flags
+            .apply(&mut c);
+        assert_eq!(c.otlp.http_tls, None);
+        // A certificate without its key is a usage error.
+        assert!(Cli::try_parse_from(["jaeger", "--query.http.tls.cert=/q.pem"]).is_err());
     }
 }

@@ -2,6 +2,9 @@
 
 mod all_in_one;
 mod cli;
+mod dependencies;
+mod query;
+mod tls;
 
 use clap::Parser;
 use cli::{Cli, Role};
@@ -13,8 +16,14 @@ fn main() -> std::process::ExitCode {
     init_logging(&cli.flags.log_level);
 
     let result = load_config(&cli).and_then(|(config, file)| match cli.role {
-        None | Some(Role::AllInOne) => {
+        None | Some(Role::AllInOne | Role::Collector | Role::Query) => {
             let ephemeral = file.as_ref().is_some_and(|f| f.ephemeral_storage);
+            let mut config = config;
+            match cli.role {
+                Some(Role::Collector) => jaeger_config::Role::Collector.apply(&mut config),
+                Some(Role::Query) => jaeger_config::Role::Query.apply(&mut config),
+                _ => jaeger_config::Role::AllInOne.apply(&mut config),
+            }
             let result = all_in_one::run(config.clone());
             if ephemeral {
                 let _ = std::fs::remove_dir_all(&config.storage.embedded.data_dir);
@@ -22,6 +31,7 @@ fn main() -> std::process::ExitCode {
             result
         }
         Some(Role::PrintConfig) => print_config(&config, file.as_ref()),
+        Some(Role::Dependencies(ref args)) => dependencies::run(config, args.clone()),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -66,7 +76,8 @@ fn load_config(cli: &Cli) -> anyhow::Result<(Config, Option<LoadedConfig>)> {
 
 fn print_config(config: &Config, file: Option<&LoadedConfig>) -> anyhow::Result<()> {
     println!("# effective settings (defaults, config file, env vars and flags)");
-    print!("{}", serde_yaml::to_string(config)?);
+    // The runtime config can hold backend credentials (Cassandra): masked too.
+    print!("{}", jaeger_config::v2::mask_secrets(config)?);
     if let Some(f) = file {
         println!("---\n# the --config file with defaults filled in, secrets masked");
         print!("{}", f.masked_yaml()?);

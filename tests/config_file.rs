@@ -97,3 +97,102 @@ fn print_config_masks_secrets() {
     assert!(!stdout.contains("hunter2"), "{stdout}");
     assert!(stdout.contains("[REDACTED]"), "{stdout}");
 }
+
+/// `jaeger print-config`'s effective settings (the first YAML document).
+fn effective(file: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> jaeger_config::Config {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jaeger"));
+    cmd.arg("--config").arg(file).args(args).arg("print-config");
+    for k in [
+        "QUERY_BASE_PATH",
+        "QUERY_MAX_CLOCK_SKEW_ADJUSTMENT",
+        "COLLECTOR_ZIPKIN_HOST_PORT",
+        "SPAN_STORAGE_TYPE",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = stdout.split("\n---\n").next().unwrap_or_default();
+    serde_yaml::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"))
+}
+
+#[test]
+fn env_vars_override_yaml_and_flags_override_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    let text = std::fs::read_to_string(example("config-memory.yaml"))
+        .unwrap()
+        .replace(
+            "  jaeger_query:\n",
+            "  jaeger_query:\n    base_path: /from-yaml\n    max_clock_skew_adjust: 5s\n",
+        );
+    std::fs::write(&file, text).unwrap();
+
+    // The file alone.
+    let c = effective(&file, &[], &[]);
+    assert_eq!(c.query.base_path, "/from-yaml");
+    assert_eq!(c.query.max_clock_skew_adjust.as_secs(), 5);
+    assert_eq!(c.storage.kind, jaeger_config::StorageKind::Memory);
+    assert_eq!(c.zipkin.endpoint, Some("127.0.0.1:9411".parse().unwrap()));
+
+    // Jaeger v1's env vars win over the file.
+    let env = [
+        ("QUERY_BASE_PATH", "/from-env"),
+        ("QUERY_MAX_CLOCK_SKEW_ADJUSTMENT", "1s"),
+        ("COLLECTOR_ZIPKIN_HOST_PORT", ":19411"),
+        ("SPAN_STORAGE_TYPE", "badger"),
+    ];
+    let c = effective(&file, &[], &env);
+    assert_eq!(c.query.base_path, "/from-env");
+    assert_eq!(c.query.max_clock_skew_adjust.as_secs(), 1);
+    assert_eq!(c.zipkin.endpoint, Some("0.0.0.0:19411".parse().unwrap()));
+    assert_eq!(c.storage.kind, jaeger_config::StorageKind::Embedded);
+
+    // Flags win over env vars.
+    let c = effective(
+        &file,
+        &[
+            "--query.base-path=/from-flag",
+            "--query.max-clock-skew-adjustment=0s",
+            "--collector.zipkin.host-port=off",
+            "--storage=memory",
+        ],
+        &env,
+    );
+    assert_eq!(c.query.base_path, "/from-flag");
+    assert!(c.query.max_clock_skew_adjust.is_zero());
+    assert_eq!(c.zipkin.endpoint, None);
+    assert_eq!(c.storage.kind, jaeger_config::StorageKind::Memory);
+}
+
+#[test]
+fn query_base_path_env_var_beats_the_file_in_a_running_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    let text = std::fs::read_to_string(example("config-memory.yaml"))
+        .unwrap()
+        .replace(
+            "  jaeger_query:\n",
+            "  jaeger_query:\n    base_path: /from-yaml\n",
+        );
+    std::fs::write(&file, text).unwrap();
+    let j = JaegerBuilder::new(&dir.path().join("data"))
+        .arg("--config")
+        .arg(file.to_string_lossy())
+        .env("QUERY_BASE_PATH", "/from-env")
+        .start();
+    assert_eq!(
+        j.get_json("/from-env/api/services", 200)["data"],
+        serde_json::json!([])
+    );
+    let r = reqwest::blocking::get(j.query_url("/from-yaml/api/services")).unwrap();
+    assert_ne!(r.status().as_u16(), 200);
+}

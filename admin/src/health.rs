@@ -269,7 +269,7 @@ struct V1Body {
     uptime: String,
 }
 
-async fn status_v1(State(state): State<HealthState>) -> Response {
+pub(crate) async fn status_v1(State(state): State<HealthState>) -> Response {
     let s = state.snapshot().await;
     match (s.status, s.up_since) {
         (Status::Ok, Some(up)) => {

@@ -19,6 +19,8 @@ pub enum StorageKind {
     #[default]
     Embedded,
     Memory,
+    /// Cassandra with Jaeger's v004 layout (`StorageConfig::cassandra`).
+    Cassandra,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,26 +76,48 @@ pub struct StorageConfig {
     pub kind: StorageKind,
     pub embedded: EmbeddedStorageConfig,
     pub memory: MemoryStorageConfig,
+    /// Jaeger v2's `backends.<name>.cassandra` section, when that backend is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cassandra: Option<v2::CassandraBackend>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpReceiverConfig {
-    pub grpc_endpoint: SocketAddr,
-    pub http_endpoint: SocketAddr,
+    /// OTLP gRPC; `None` switches it off.
+    pub grpc_endpoint: Option<SocketAddr>,
+    /// OTLP HTTP `POST /v1/traces`; `None` switches it off.
+    pub http_endpoint: Option<SocketAddr>,
     /// Largest accepted HTTP body, raw and after decompression (Jaeger: 20 MiB).
     pub max_request_body_bytes: usize,
     /// Largest accepted gRPC message (grpc-go default: 4 MiB).
     pub max_grpc_message_bytes: usize,
+    /// TLS on the gRPC listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_tls: Option<TlsFiles>,
+    /// TLS on the HTTP listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_tls: Option<TlsFiles>,
+}
+
+/// TLS on a server endpoint: a PEM certificate chain and the PEM private key of its
+/// first certificate. Read at start-up; the key is never logged or printed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 impl Default for OtlpReceiverConfig {
     fn default() -> Self {
         Self {
-            grpc_endpoint: addr(4317),
-            http_endpoint: addr(4318),
+            grpc_endpoint: Some(addr(4317)),
+            http_endpoint: Some(addr(4318)),
             max_request_body_bytes: 20 * 1024 * 1024,
             max_grpc_message_bytes: 4 * 1024 * 1024,
+            grpc_tls: None,
+            http_tls: None,
         }
     }
 }
@@ -162,38 +186,167 @@ impl Default for QueueConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueryConfig {
+    /// False: neither the query HTTP server (API and UI) nor its gRPC server runs (the
+    /// `collector` role, or a YAML file without `jaeger_query` in `service.extensions`).
+    pub enabled: bool,
     pub http_endpoint: SocketAddr,
     /// Route prefix, `/` for none (`--query.base-path`).
     pub base_path: String,
     /// Clock-skew correction cap; zero disables correction (warnings are still added).
     #[serde(with = "humantime_serde_compat")]
     pub max_clock_skew_adjust: Duration,
+    /// Query gRPC server (`jaeger.api_v2` and `jaeger.api_v3` QueryService); `None`
+    /// switches it off.
+    pub grpc_endpoint: Option<SocketAddr>,
+    /// A directory holding another UI build (`index.html`, `static/`) served instead of
+    /// the embedded UI (`--query.static-files`).
+    pub static_files: Option<PathBuf>,
+    /// A `.json` or `.js` UI configuration file injected into `index.html`
+    /// (`--query.ui-config`).
+    pub ui_config: Option<PathBuf>,
+    /// Spans returned per trace at most; 0 returns all.
+    pub max_trace_size: usize,
+    /// Pass the caller's bearer token on to storage.
+    pub bearer_token_propagation: bool,
+    /// `Name: value` headers added to every response (`--query.additional-headers`).
+    pub additional_headers: Vec<String>,
+    pub cors: CorsConfig,
+    pub multi_tenancy: MultiTenancyConfig,
+    /// A second store for `POST /api/archive/{id}`, read when a trace is not in the
+    /// primary one; `None` disables archiving.
+    pub archive: Option<ArchiveConfig>,
+    /// TLS on the query HTTP listener (API and UI); `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_tls: Option<TlsFiles>,
 }
 
 impl Default for QueryConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             http_endpoint: addr(16686),
             base_path: "/".into(),
             max_clock_skew_adjust: Duration::ZERO,
+            grpc_endpoint: Some(addr(16685)),
+            static_files: None,
+            ui_config: None,
+            max_trace_size: 0,
+            bearer_token_propagation: false,
+            additional_headers: Vec::new(),
+            cors: CorsConfig::default(),
+            multi_tenancy: MultiTenancyConfig::default(),
+            archive: None,
+            http_tls: None,
         }
     }
+}
+
+/// Cross-origin access to the query HTTP API; no origins means no CORS headers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins, `*`, or patterns such as `https://*.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed besides the CORS defaults; `*` allows any.
+    pub allowed_headers: Vec<String>,
+}
+
+/// Tenancy by request header: requests without a (known) tenant get 401.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MultiTenancyConfig {
+    pub enabled: bool,
+    pub header: String,
+    /// Accepted tenants; empty accepts any non-empty value.
+    pub tenants: Vec<String>,
+}
+
+impl Default for MultiTenancyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            header: "x-tenant".into(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+/// Where archived traces go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    pub kind: StorageKind,
+    /// Directory of an embedded archive store (kept apart from the primary store's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Traces kept by a memory archive.
+    #[serde(default = "default_archive_max_traces")]
+    pub max_traces: usize,
+    /// The `cassandra` section of a Cassandra archive backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cassandra: Option<v2::CassandraBackend>,
+}
+
+fn default_archive_max_traces() -> usize {
+    MemoryStorageConfig::default().max_traces
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Health check (`GET /status`, and `GET /` in the v1 style).
-    pub health_endpoint: SocketAddr,
+    /// Health check (`GET /status`, and `GET /` in the v1 style); `None` switches it off.
+    pub health_endpoint: Option<SocketAddr>,
     /// Prometheus `GET /metrics`.
     pub metrics_endpoint: SocketAddr,
+    /// expvar-style JSON (`GET /debug/vars`, any path): command line, memory figures and
+    /// our counters; `None` switches it off.
+    pub expvar_endpoint: Option<SocketAddr>,
+    /// Jaeger v1's admin port (`--admin.http.host-port`): `GET /` health in v1's JSON and
+    /// `GET /metrics`, for probes and scrapers still pointed there; `None` switches it off.
+    pub http_endpoint: Option<SocketAddr>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         Self {
-            health_endpoint: addr(13133),
+            health_endpoint: Some(addr(13133)),
             metrics_endpoint: addr(8888),
+            expvar_endpoint: Some(addr(DEFAULT_EXPVAR_PORT)),
+            http_endpoint: Some(addr(14269)),
+        }
+    }
+}
+
+/// The expvar port of the deployment guide's port table. (Jaeger v2's code defaults its
+/// `expvar` extension to 27777; a file that names 27777 gets 27777.)
+pub const DEFAULT_EXPVAR_PORT: u16 = 2777;
+
+/// Remote sampling: the strategies SDKs poll, from a Jaeger strategies file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// `GET /sampling?service=` (any path); `None` switches it off.
+    pub http_endpoint: Option<SocketAddr>,
+    /// gRPC `jaeger.api_v2.SamplingManager`; `None` switches it off.
+    pub grpc_endpoint: Option<SocketAddr>,
+    /// Jaeger strategies JSON; unset serves the default strategy to every service.
+    pub strategies_file: Option<PathBuf>,
+    /// How often the file is re-read; zero never re-reads it.
+    #[serde(with = "humantime_serde_compat")]
+    pub reload_interval: Duration,
+    /// Probability of the default strategy (and of strategies of unknown type).
+    pub default_sampling_probability: f64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self {
+            http_endpoint: Some(addr(5778)),
+            grpc_endpoint: Some(addr(5779)),
+            strategies_file: None,
+            // Jaeger's all-in-one configuration reloads every second.
+            reload_interval: Duration::from_secs(1),
+            default_sampling_probability: 0.001,
         }
     }
 }
@@ -209,6 +362,70 @@ pub struct Config {
     pub queue: QueueConfig,
     pub query: QueryConfig,
     pub admin: AdminConfig,
+    pub sampling: SamplingConfig,
+    pub dependencies: DependenciesConfig,
+}
+
+/// The dependencies job run in process by the all-in-one on a cron schedule
+/// (`docs/dependencies-job.md`); `jaeger dependencies` takes the same settings as flags.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DependenciesConfig {
+    /// Cron expression (`sec min hour dom month dow`, or five crontab fields), UTC;
+    /// unset (the default) runs no job in process.
+    pub schedule: Option<String>,
+    /// Window of each run: the last complete period of this length, aligned on multiples
+    /// of it since the epoch (`24h`: the previous UTC day).
+    #[serde(with = "humantime_serde_compat")]
+    pub lookback: Duration,
+    /// DataFusion's memory pool in bytes; unset: unbounded.
+    pub memory_limit_bytes: Option<u64>,
+}
+
+impl Default for DependenciesConfig {
+    fn default() -> Self {
+        Self {
+            schedule: None,
+            lookback: Duration::from_secs(24 * 3600),
+            memory_limit_bytes: None,
+        }
+    }
+}
+
+/// What a role runs: each role is a preset over the same [`Config`], applied after the
+/// config file, env vars and flags, so a role never opens ports it has no business with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything the config enables: receivers, storage, query service and UI.
+    AllInOne,
+    /// Receivers, remote sampling and the storage writer; no query service.
+    Collector,
+    /// The query service (HTTP API, UI, gRPC); no receivers, no remote sampling.
+    Query,
+}
+
+impl Role {
+    /// Switches off what the role does not run.
+    pub fn apply(self, config: &mut Config) {
+        match self {
+            Role::AllInOne => {}
+            Role::Collector => config.query.enabled = false,
+            Role::Query => {
+                config.otlp.grpc_endpoint = None;
+                config.otlp.http_endpoint = None;
+                config.jaeger = JaegerReceiverConfig {
+                    grpc_endpoint: None,
+                    thrift_http_endpoint: None,
+                    thrift_compact_endpoint: None,
+                    thrift_binary_endpoint: None,
+                };
+                config.zipkin.endpoint = None;
+                config.sampling.http_endpoint = None;
+                config.sampling.grpc_endpoint = None;
+                config.query.enabled = true;
+            }
+        }
+    }
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -376,13 +593,37 @@ mod tests {
     }
 
     #[test]
+    fn roles_are_presets() {
+        let mut c = Config::default();
+        Role::AllInOne.apply(&mut c);
+        assert_eq!(c, Config::default());
+        Role::Collector.apply(&mut c);
+        assert!(!c.query.enabled);
+        assert!(c.otlp.grpc_endpoint.is_some() && c.zipkin.endpoint.is_some());
+        let mut c = Config::default();
+        Role::Query.apply(&mut c);
+        assert!(c.query.enabled);
+        assert_eq!((c.otlp.grpc_endpoint, c.otlp.http_endpoint), (None, None));
+        assert_eq!(c.jaeger.grpc_endpoint, None);
+        assert_eq!(c.jaeger.thrift_compact_endpoint, None);
+        assert_eq!(c.zipkin.endpoint, None);
+        assert_eq!(c.sampling.http_endpoint, None);
+        // Admin ports stay: every role answers probes and scrapes.
+        assert_eq!(c.admin, AdminConfig::default());
+    }
+
+    #[test]
     fn defaults_fit_jaeger_ports() {
         let c = Config::default();
-        assert_eq!(c.otlp.grpc_endpoint.port(), 4317);
-        assert_eq!(c.otlp.http_endpoint.port(), 4318);
+        let port = |a: Option<SocketAddr>| a.map(|a| a.port());
+        assert_eq!(port(c.otlp.grpc_endpoint), Some(4317));
+        assert_eq!(port(c.otlp.http_endpoint), Some(4318));
         assert_eq!(c.query.http_endpoint.port(), 16686);
-        assert_eq!(c.admin.health_endpoint.port(), 13133);
+        assert!(c.query.enabled);
+        assert_eq!(port(c.admin.health_endpoint), Some(13133));
         assert_eq!(c.admin.metrics_endpoint.port(), 8888);
+        assert_eq!(port(c.admin.expvar_endpoint), Some(2777));
+        assert_eq!(port(c.admin.http_endpoint), Some(14269));
         assert_eq!(c.otlp.max_request_body_bytes, 20 * 1024 * 1024);
     }
 }

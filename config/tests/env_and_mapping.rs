@@ -119,7 +119,9 @@ fn runtime_defaults_stay_when_the_file_is_silent() {
     let d = Config::default();
     assert_eq!(c.runtime.otlp, d.otlp);
     assert_eq!(c.runtime.query, d.query);
-    assert_eq!(c.runtime.admin, d.admin);
+    // Health and expvar are extensions: not listed in service.extensions, not run.
+    assert_eq!(c.runtime.admin.metrics_endpoint, d.admin.metrics_endpoint);
+    assert_eq!(c.runtime.admin.http_endpoint, d.admin.http_endpoint);
     assert_eq!(c.runtime.queue, d.queue);
     assert_eq!(c.runtime.storage.kind, StorageKind::Memory);
     assert_eq!(c.runtime.storage.memory.max_traces, 50);
@@ -175,9 +177,9 @@ fn otlp_limits_and_query_settings() {
         );
     let c = load_str_with_env(&yaml, &no_env).expect("loads");
     let o = &c.runtime.otlp;
-    assert_eq!(o.grpc_endpoint, addr("0.0.0.0:5317"));
+    assert_eq!(o.grpc_endpoint, Some(addr("0.0.0.0:5317")));
     assert_eq!(o.max_grpc_message_bytes, 16 * 1024 * 1024);
-    assert_eq!(o.http_endpoint, addr("[::1]:5318"));
+    assert_eq!(o.http_endpoint, Some(addr("[::1]:5318")));
     assert_eq!(o.max_request_body_bytes, 1_048_576);
     let q = &c.runtime.query;
     assert_eq!(q.base_path, "/jaeger");
@@ -203,7 +205,10 @@ fn health_and_metrics_endpoints() {
             "  extensions: [jaeger_storage, jaeger_query, healthcheckv2]\n  telemetry:\n    metrics:\n      address: 127.0.0.1:9999",
         );
     let c = load_str_with_env(&yaml, &no_env).expect("loads");
-    assert_eq!(c.runtime.admin.health_endpoint, addr("127.0.0.1:14133"));
+    assert_eq!(
+        c.runtime.admin.health_endpoint,
+        Some(addr("127.0.0.1:14133"))
+    );
     assert_eq!(c.runtime.admin.metrics_endpoint, addr("127.0.0.1:9999"));
 
     // Legacy healthcheck form.
@@ -212,15 +217,23 @@ fn health_and_metrics_endpoints() {
         "  extensions: [jaeger_storage, jaeger_query, healthcheckv2]",
     );
     let c = load_str_with_env(&yaml, &no_env).expect("loads");
-    assert_eq!(c.runtime.admin.health_endpoint, addr("0.0.0.0:13134"));
+    assert_eq!(c.runtime.admin.health_endpoint, Some(addr("0.0.0.0:13134")));
 
-    // An extension that is defined but not listed does not run.
-    let yaml = config(MEMORY, "  healthcheckv2:\n    endpoint: :13134");
+    // Listed without an endpoint: the default port.
+    let yaml = config(MEMORY, "  healthcheckv2:").replace(
+        "  extensions: [jaeger_storage, jaeger_query]",
+        "  extensions: [jaeger_storage, jaeger_query, healthcheckv2]",
+    );
     let c = load_str_with_env(&yaml, &no_env).expect("loads");
     assert_eq!(
         c.runtime.admin.health_endpoint,
         Config::default().admin.health_endpoint
     );
+
+    // An extension that is defined but not listed does not run.
+    let yaml = config(MEMORY, "  healthcheckv2:\n    endpoint: :13134");
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.admin.health_endpoint, None);
 }
 
 #[test]
@@ -283,4 +296,196 @@ fn unsupported_backends_parse_but_do_not_map() {
             )
         );
     }
+}
+
+/// `config` with other receivers in the traces pipeline.
+fn with_receivers(receivers: &str, in_pipeline: &str) -> String {
+    config(MEMORY, "")
+        .replace(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n      http:\n",
+            &format!("receivers:\n{receivers}"),
+        )
+        .replace(
+            "      receivers: [otlp]",
+            &format!("      receivers: [{in_pipeline}]"),
+        )
+}
+
+#[test]
+fn jaeger_receiver_protocols_present_listen_absent_do_not() {
+    let yaml = with_receivers(
+        "  jaeger:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:24250\n      thrift_compact:\n",
+        "jaeger",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    let j = &c.runtime.jaeger;
+    assert_eq!(j.grpc_endpoint, Some(addr("127.0.0.1:24250")));
+    // Present without an endpoint: the default port.
+    assert_eq!(j.thrift_compact_endpoint, Some(addr("0.0.0.0:6831")));
+    assert_eq!(j.thrift_http_endpoint, None);
+    assert_eq!(j.thrift_binary_endpoint, None);
+    // No otlp or zipkin receiver: those do not listen either.
+    assert_eq!(c.runtime.otlp.grpc_endpoint, None);
+    assert_eq!(c.runtime.otlp.http_endpoint, None);
+    assert_eq!(c.runtime.zipkin.endpoint, None);
+
+    let yaml = with_receivers(
+        "  jaeger:\n    protocols:\n      thrift_http:\n        endpoint: :24268\n      thrift_binary:\n        endpoint: localhost:26832\n",
+        "jaeger",
+    );
+    let j = load_str_with_env(&yaml, &no_env)
+        .expect("loads")
+        .runtime
+        .jaeger;
+    assert_eq!(j.grpc_endpoint, None);
+    assert_eq!(j.thrift_http_endpoint, Some(addr("0.0.0.0:24268")));
+    assert_eq!(j.thrift_binary_endpoint, Some(addr("127.0.0.1:26832")));
+    assert_eq!(j.thrift_compact_endpoint, None);
+
+    let yaml = with_receivers(
+        "  jaeger:\n    protocols:\n      grpc:\n        endpoint: 14250\n",
+        "jaeger",
+    );
+    let e = load_str_with_env(&yaml, &no_env).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "receivers.jaeger.protocols.grpc.endpoint: invalid endpoint \"14250\": expected host:port or :port"
+    );
+}
+
+#[test]
+fn zipkin_receiver_takes_its_endpoint() {
+    let yaml = with_receivers("  zipkin:\n    endpoint: 127.0.0.1:19411\n", "zipkin");
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.zipkin.endpoint, Some(addr("127.0.0.1:19411")));
+    assert_eq!(c.runtime.jaeger.grpc_endpoint, None);
+
+    let yaml = with_receivers("  zipkin:\n", "zipkin");
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.zipkin.endpoint, Some(addr("0.0.0.0:9411")));
+}
+
+#[test]
+fn receivers_outside_every_traces_pipeline_do_not_listen() {
+    let yaml = with_receivers(
+        "  otlp:\n    protocols:\n      http:\n  zipkin:\n  jaeger:\n    protocols:\n      grpc:\n",
+        "otlp",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    let r = &c.runtime;
+    // Only otlp is in the pipeline, and only its http protocol is present.
+    assert_eq!(r.otlp.http_endpoint, Some(addr("0.0.0.0:4318")));
+    assert_eq!(r.otlp.grpc_endpoint, None);
+    assert_eq!(r.zipkin.endpoint, None);
+    assert_eq!(r.jaeger.grpc_endpoint, None);
+
+    // A second receiver of the same type: the first runs, the other is a warning.
+    let yaml = with_receivers(
+        "  otlp:\n    protocols:\n      grpc:\n  otlp/2:\n    protocols:\n      grpc:\n        endpoint: :5317\n",
+        "otlp, otlp/2",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.otlp.grpc_endpoint, Some(addr("0.0.0.0:4317")));
+    assert_eq!(
+        c.warnings,
+        ["receivers.otlp/2: only the first otlp receiver of the traces pipelines runs"]
+    );
+}
+
+#[test]
+fn service_extensions_decide_what_runs() {
+    // Nothing but storage listed: no query service, no health check, no expvar.
+    let yaml = config(
+        MEMORY,
+        "  healthcheckv2:\n    use_v2: true\n  expvar:\n    endpoint: 127.0.0.1:27777",
+    )
+    .replace(
+        "  extensions: [jaeger_storage, jaeger_query]",
+        "  extensions: [jaeger_storage]",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert!(!c.runtime.query.enabled);
+    assert_eq!(c.runtime.admin.health_endpoint, None);
+    assert_eq!(c.runtime.admin.expvar_endpoint, None);
+    // Jaeger v1's admin port has no v2 extension: it keeps its default.
+    assert_eq!(
+        c.runtime.admin.http_endpoint,
+        Config::default().admin.http_endpoint
+    );
+
+    // All listed: each takes its endpoint.
+    let yaml = yaml.replace(
+        "  extensions: [jaeger_storage]",
+        "  extensions: [jaeger_storage, jaeger_query, healthcheckv2, expvar]",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert!(c.runtime.query.enabled);
+    assert_eq!(c.runtime.admin.health_endpoint, Some(addr("0.0.0.0:13133")));
+    assert_eq!(
+        c.runtime.admin.expvar_endpoint,
+        Some(addr("127.0.0.1:27777"))
+    );
+
+    // expvar listed without an endpoint: the deployment guide's port 2777.
+    let yaml = config(MEMORY, "  expvar:").replace(
+        "  extensions: [jaeger_storage, jaeger_query]",
+        "  extensions: [jaeger_storage, jaeger_query, expvar]",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.admin.expvar_endpoint, Some(addr("0.0.0.0:2777")));
+}
+
+#[test]
+fn telemetry_metrics_address_and_pull_reader() {
+    let yaml = config(MEMORY, "").replace(
+        "  extensions: [jaeger_storage, jaeger_query]",
+        "  extensions: [jaeger_storage, jaeger_query]\n  telemetry:\n    metrics:\n      address: localhost:18888",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.admin.metrics_endpoint, addr("127.0.0.1:18888"));
+    // A pull reader wins over the deprecated address.
+    let yaml = yaml.replace(
+        "      address: localhost:18888",
+        "      address: localhost:18888\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 0.0.0.0\n                port: 18889",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.admin.metrics_endpoint, addr("0.0.0.0:18889"));
+}
+
+#[test]
+fn tls_blocks_map_to_files() {
+    let yaml = with_receivers(
+        "  otlp:\n    protocols:\n      grpc:\n        tls:\n          cert_file: /c.pem\n          key_file: /k.pem\n      http:\n        tls:\n          cert_file: /c2.pem\n          key_file: /k2.pem\n          min_version: \"1.3\"\n",
+        "otlp",
+    )
+    .replace(
+        "      traces: main\n",
+        "      traces: main\n    http:\n      tls:\n        cert_file: /q.pem\n        key_file: /qk.pem\n",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    let files = |c: &str, k: &str| {
+        Some(jaeger_config::TlsFiles {
+            cert_file: PathBuf::from(c),
+            key_file: PathBuf::from(k),
+        })
+    };
+    assert_eq!(c.runtime.otlp.grpc_tls, files("/c.pem", "/k.pem"));
+    assert_eq!(c.runtime.otlp.http_tls, files("/c2.pem", "/k2.pem"));
+    assert_eq!(c.runtime.query.http_tls, files("/q.pem", "/qk.pem"));
+    assert_eq!(
+        c.warnings,
+        [
+            "receivers.otlp.protocols.http.tls: min_version not acted on yet (no client certificates; rustls' default versions and suites)"
+        ]
+    );
+
+    let yaml = with_receivers(
+        "  otlp:\n    protocols:\n      grpc:\n        tls:\n          cert_file: /c.pem\n",
+        "otlp",
+    );
+    let e = load_str_with_env(&yaml, &no_env).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "receivers.otlp.protocols.grpc.tls: cert_file and key_file are both required"
+    );
 }

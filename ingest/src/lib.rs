@@ -32,6 +32,9 @@ pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_json;
 pub mod queue;
+pub mod sampling;
+#[doc(hidden)]
+pub mod test_delay;
 pub mod validate;
 pub mod zipkin;
 

@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release -p jaeger-jobs --example dependencies_bench`
 //! Env: `DEPS_BENCH_SPANS` (10000000), `DEPS_BENCH_MEMORY_MB` (512, 0 = no limit),
-//! `DEPS_BENCH_PARTITIONS` (64), `DEPS_BENCH_THREADS` (available cores).
+//! `DEPS_BENCH_PARTITIONS` (64), `DEPS_BENCH_THREADS` (available cores),
+//! `DEPS_BENCH_STORE_DIR` (through the embedded store there; `DEPS_BENCH_LOAD=1` loads it).
 //!
 //! Spans are generated on the fly inside `scan_spans` (never all in memory), as traces of
 //! 10 spans over 40 services: client/server pairs, an in-process child, a `peer.service`
@@ -162,7 +163,61 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main(flavor = "current_thread")]
+/// `DEPS_BENCH_STORE_DIR` set: the spans go through the embedded store in that directory.
+/// With `DEPS_BENCH_LOAD=1` the generated spans are written there and the process exits;
+/// without it the job reads them back with `scan_spans` (so peak RSS is the job's alone).
+async fn embedded(dir: &str, spans: u64, opts: DependenciesJobOptions) {
+    use jaeger_storage::SpanWriter;
+    use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
+    let store = EmbeddedStore::open(EmbeddedStoreConfig::new(dir)).expect("open store");
+    let traces = spans / SPANS_PER_TRACE;
+    if std::env::var("DEPS_BENCH_LOAD").is_ok_and(|v| v == "1") {
+        let t = Instant::now();
+        let mut n = 0;
+        // 1000 traces (10 000 spans) per write batch, as a busy collector's queue does.
+        while n < traces {
+            let count = (TRACES_PER_CHUNK * 10).min(traces - n);
+            store.write_spans(chunk(n, count)).await.expect("write");
+            n += count;
+        }
+        store.flush().expect("flush");
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "loaded {} spans into {dir} in {secs:.1}s ({:.0} spans/s)",
+            traces * SPANS_PER_TRACE,
+            (traces * SPANS_PER_TRACE) as f64 / secs
+        );
+        return;
+    }
+    let threads = opts.threads;
+    let t = Instant::now();
+    let out = derive_links(store, &opts).await.expect("derive links");
+    let secs = t.elapsed().as_secs_f64();
+    let s = &out.summary;
+    println!("{s}");
+    let plan = s.plan_duration.as_secs_f64().max(f64::EPSILON);
+    let scan = s.scan_duration.as_secs_f64().max(f64::EPSILON);
+    println!(
+        "embedded store: {} spans, threads {threads}, memory limit {:?}",
+        s.spans_read, opts.memory_limit_bytes
+    );
+    println!(
+        "scan + rows (phase 1, one thread): {scan:.2}s = {:.0} spans/s",
+        s.spans_read as f64 / scan
+    );
+    println!(
+        "link derivation (DataFusion runs): {plan:.2}s = {:.0} spans/s ({:.0} spans/s per core)",
+        s.spans_read as f64 / plan,
+        s.spans_read as f64 / plan / threads as f64
+    );
+    println!(
+        "whole job: {secs:.2}s = {:.0} spans/s",
+        s.spans_read as f64 / secs
+    );
+    println!("peak RSS (VmHWM): {} MiB", peak_rss_kib() / 1024);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let spans = env_u64("DEPS_BENCH_SPANS", 10_000_000);
     let memory_mb = env_u64("DEPS_BENCH_MEMORY_MB", 512);
@@ -171,6 +226,18 @@ async fn main() {
     let partitions = env_u64("DEPS_BENCH_PARTITIONS", defaults.partitions as u64) as usize;
     let traces = spans / SPANS_PER_TRACE;
     let spans = traces * SPANS_PER_TRACE;
+    if let Ok(dir) = std::env::var("DEPS_BENCH_STORE_DIR") {
+        let opts = DependenciesJobOptions {
+            start: START,
+            end: START + DAY_NANOS,
+            memory_limit_bytes: (memory_mb > 0).then_some((memory_mb as usize) << 20),
+            threads,
+            partitions,
+            ..defaults
+        };
+        embedded(&dir, spans, opts).await;
+        return;
+    }
 
     let t = Instant::now();
     let mut generated = 0u64;

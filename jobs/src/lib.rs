@@ -8,6 +8,7 @@ pub mod dependencies;
 pub mod schedule;
 
 pub use dependencies::{
-    DependenciesJobOptions, JobError, JobSummary, previous_utc_day, run_dependencies_job,
+    DependenciesJobOptions, JobError, JobProgress, JobSummary, ProgressHandle, previous_utc_day,
+    run_dependencies_job,
 };
 pub use schedule::{WindowSpec, parse_schedule, run_on_schedule};

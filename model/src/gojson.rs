@@ -37,6 +37,110 @@ pub fn float(f: f64) -> Option<String> {
     Some(s)
 }
 
+/// Appends a JSON string literal (with quotes) exactly as [`string`] writes it, without
+/// intermediate allocation: the streaming writers' hot path.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !NEEDS_ESCAPE[b as usize] {
+            i += 1;
+            continue;
+        }
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'<' => b"\\u003c",
+            b'>' => b"\\u003e",
+            b'&' => b"\\u0026",
+            // U+2028 and U+2029 are E2 80 A8 / E2 80 A9; other E2 sequences pass.
+            0xE2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0x80), Some(0xA8)) => b"\\u2028",
+                (Some(0x80), Some(0xA9)) => b"\\u2029",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+                i += 1;
+                start = i;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        i += if b == 0xE2 { 3 } else { 1 };
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Bytes that [`write_str`] cannot copy as they are: control characters, `"`, `\`,
+/// Go's HTML-unsafe `<`, `>`, `&`, and 0xE2 (the lead byte of U+2028/U+2029).
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
+/// Appends an unsigned integer in decimal.
+pub fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends a signed integer in decimal.
+pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, v.unsigned_abs());
+}
+
+/// Appends `bytes` as lowercase hex digits.
+pub fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 0xf) as usize]);
+    }
+}
+
 /// A JSON string literal (with quotes) as Go writes it.
 pub fn string(s: &str) -> String {
     let plain = serde_json::to_string(s).expect("serializing a str cannot fail");
@@ -177,6 +281,53 @@ mod tests {
             r#"{"a":[1,2.5],"b":"\u003ca href=\"x\"\u003e\u0026\u2028\u003c/a\u003e"}"#
         );
         assert_eq!(string("a<b"), r#""a\u003cb""#);
+    }
+
+    #[test]
+    fn streaming_string_matches_serde_path() {
+        let mut samples: Vec<String> = (0u32..0x80)
+            .filter_map(char::from_u32)
+            .map(|c| format!("a{c}b"))
+            .collect();
+        samples.extend(
+            [
+                "",
+                "plain",
+                "\u{2028}\u{2029}",
+                "\u{2027}\u{202a}é€",
+                "<a href=\"x\">&</a>",
+                "\u{e2}x",
+                "line\nbreak\t\u{7f}\u{1f}",
+                "日本語 ✓ \u{1F600}",
+            ]
+            .map(str::to_string),
+        );
+        for s in samples {
+            let mut out = Vec::new();
+            write_str(&mut out, &s);
+            assert_eq!(String::from_utf8(out).unwrap(), string(&s), "{s:?}");
+            let via_serde = to_vec(&s, false).unwrap();
+            let mut out = Vec::new();
+            write_str(&mut out, &s);
+            assert_eq!(out, via_serde, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn streaming_numbers() {
+        for v in [0u64, 7, 10, 999, 1_706_678_909_209_712, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+        for v in [0i64, -1, 42, i64::MIN, i64::MAX, -9_007_199_254_740_992] {
+            let mut out = Vec::new();
+            write_i64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+        let mut out = Vec::new();
+        write_hex(&mut out, &[0x00, 0xab, 0x7f]);
+        assert_eq!(out, b"00ab7f");
     }
 
     #[test]

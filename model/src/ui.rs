@@ -542,6 +542,395 @@ fn write_go_json(v: &Value, out: &mut String) -> bool {
     true
 }
 
+// ---------------------------------------------------------------------------------
+// Streaming JSON: the same bytes as `gojson::to_vec(&trace_from_otlp(..), false)`,
+// written straight from the OTLP spans into one buffer. No UI structs, no per-tag
+// `String`s: a 10,000-span trace is ~10 MB of JSON, and building then serializing an
+// intermediate tree cost several times the writing itself.
+
+/// A value Go's encoder refuses (NaN or an infinite float); the text is Go's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnsupportedValue(pub String);
+
+/// Appends the compact JSON of the UI trace of `resource_spans` (one trace) to `out`,
+/// byte for byte what serializing [`trace_from_otlp`] with [`gojson::to_vec`] gives.
+/// On an unencodable value `out` holds a partial document and must be discarded.
+pub fn write_trace_json(
+    out: &mut Vec<u8>,
+    resource_spans: &[ResourceSpans],
+) -> Result<(), UnsupportedValue> {
+    // Processes first: spans name them by key. Ids go to processes as they are first
+    // met through a span, so a resource without spans gets none.
+    let mut processes = ProcessIndex::default();
+    let mut keys: Vec<Option<u32>> = Vec::with_capacity(resource_spans.len());
+    let mut span_total = 0usize;
+    for rs in resource_spans {
+        let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
+        span_total += n;
+        keys.push((n > 0).then(|| processes.index(convert_process(rs.resource.as_ref()))));
+    }
+    // Roughly what a span takes, to grow the buffer once rather than twenty times.
+    out.reserve(span_total * 640 + 256);
+
+    out.extend_from_slice(b"{\"traceID\":");
+    let first = crate::trace::spans_of(resource_spans).next();
+    match first {
+        Some(s) => write_trace_id(out, &s.span.trace_id),
+        None => out.extend_from_slice(b"\"\""),
+    }
+    out.extend_from_slice(b",\"spans\":[");
+    let mut first_span = true;
+    for (rs, key) in resource_spans.iter().zip(&keys) {
+        let Some(key) = key else { continue };
+        for ss in &rs.scope_spans {
+            for span in &ss.spans {
+                if !first_span {
+                    out.push(b',');
+                }
+                first_span = false;
+                write_span(out, span, ss.scope.as_ref(), *key)?;
+            }
+        }
+    }
+    out.extend_from_slice(b"],\"processes\":{");
+    // Go sorts map keys as strings: p1, p10, p2.
+    let mut order: Vec<(String, usize)> = (0..processes.list.len())
+        .map(|i| (format!("p{}", i + 1), i))
+        .collect();
+    order.sort_unstable();
+    for (n, (key, i)) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        gojson::write_str(out, key);
+        out.extend_from_slice(b":{\"serviceName\":");
+        let p = &processes.list[*i];
+        gojson::write_str(out, &p.service_name);
+        out.extend_from_slice(b",\"tags\":[");
+        for (j, kv) in p.tags.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            write_ui_kv(out, kv)?;
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"},\"warnings\":null}");
+    Ok(())
+}
+
+/// Indexes of equal processes, numbered in the order they are first met.
+#[derive(Default)]
+struct ProcessIndex {
+    index: HashMap<Process, u32>,
+    list: Vec<Process>,
+}
+
+impl ProcessIndex {
+    fn index(&mut self, p: Process) -> u32 {
+        if let Some(&i) = self.index.get(&p) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.index.insert(p.clone(), i);
+        self.list.push(p);
+        i
+    }
+}
+
+/// `"<16 or 32 hex>"`: Jaeger's form of a trace id (OTLP bytes; malformed reads as 0).
+fn write_trace_id(out: &mut Vec<u8>, raw: &[u8]) {
+    let id = TraceId::from_slice(raw).unwrap_or_default();
+    write_trace_id_value(out, id);
+}
+
+fn write_trace_id_value(out: &mut Vec<u8>, id: TraceId) {
+    out.push(b'"');
+    if id.high() == 0 {
+        gojson::write_hex(out, &id.0[8..]);
+    } else {
+        gojson::write_hex(out, &id.0);
+    }
+    out.push(b'"');
+}
+
+fn write_span_id_value(out: &mut Vec<u8>, id: SpanId) {
+    out.push(b'"');
+    gojson::write_hex(out, &id.0);
+    out.push(b'"');
+}
+
+fn write_span(
+    out: &mut Vec<u8>,
+    span: &otlp::Span,
+    scope: Option<&InstrumentationScope>,
+    process: u32,
+) -> Result<(), UnsupportedValue> {
+    let trace_id = TraceId::from_slice(&span.trace_id).unwrap_or_default();
+    let parent = SpanId::from_slice(&span.parent_span_id).unwrap_or_default();
+    out.extend_from_slice(b"{\"traceID\":");
+    write_trace_id_value(out, trace_id);
+    out.extend_from_slice(b",\"spanID\":");
+    write_span_id_value(out, SpanId::from_slice(&span.span_id).unwrap_or_default());
+    out.extend_from_slice(b",\"operationName\":");
+    gojson::write_str(out, &span.name);
+    out.extend_from_slice(b",\"references\":[");
+    write_references(out, span, trace_id, parent);
+    out.extend_from_slice(b"],\"startTime\":");
+    gojson::write_u64(out, micros(span.start_time_unix_nano));
+    out.extend_from_slice(b",\"duration\":");
+    gojson::write_u64(
+        out,
+        duration_micros(span.start_time_unix_nano, span.end_time_unix_nano),
+    );
+    out.extend_from_slice(b",\"tags\":[");
+    write_span_tags(out, span, scope)?;
+    out.extend_from_slice(b"],\"logs\":[");
+    for (i, e) in span.events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"timestamp\":");
+        gojson::write_u64(out, micros(e.time_unix_nano));
+        out.extend_from_slice(b",\"fields\":[");
+        let mut first = true;
+        if !e.name.is_empty() && !e.attributes.iter().any(|kv| kv.key == "event") {
+            write_string_tag(out, "event", &e.name);
+            first = false;
+        }
+        for kv in &e.attributes {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_otlp_kv(out, &kv.key, kv.value.as_ref())?;
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"],\"processID\":\"p");
+    gojson::write_u64(out, u64::from(process) + 1);
+    out.extend_from_slice(b"\",\"warnings\":");
+    write_warnings(out, &span.attributes);
+    out.push(b'}');
+    Ok(())
+}
+
+/// As [`convert_references`], written directly.
+fn write_references(out: &mut Vec<u8>, span: &otlp::Span, trace_id: TraceId, parent: SpanId) {
+    let ref_type_of = |link: &otlp::Link| match link
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "opentracing.ref_type")
+    {
+        None => RefType::FollowsFrom,
+        Some(kv) => match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(Value::StringValue(s)) if s == "child_of" => RefType::ChildOf,
+            _ => RefType::FollowsFrom,
+        },
+    };
+    let write_ref = |out: &mut Vec<u8>, t: TraceId, s: SpanId, r: RefType| {
+        out.extend_from_slice(match r {
+            RefType::ChildOf => b"{\"refType\":\"CHILD_OF\",\"traceID\":",
+            RefType::FollowsFrom => b"{\"refType\":\"FOLLOWS_FROM\",\"traceID\":",
+        });
+        write_trace_id_value(out, t);
+        out.extend_from_slice(b",\"spanID\":");
+        write_span_id_value(out, s);
+        out.push(b'}');
+    };
+    let mut first = true;
+    if !parent.is_zero() {
+        // A link to the parent only corrects the parent reference's type; the last
+        // such link wins.
+        let mut ref_type = RefType::ChildOf;
+        for link in &span.links {
+            let lt = TraceId::from_slice(&link.trace_id).unwrap_or_default();
+            let ls = SpanId::from_slice(&link.span_id).unwrap_or_default();
+            if lt == trace_id && ls == parent {
+                ref_type = ref_type_of(link);
+            }
+        }
+        write_ref(out, trace_id, parent, ref_type);
+        first = false;
+    }
+    for link in &span.links {
+        let lt = TraceId::from_slice(&link.trace_id).unwrap_or_default();
+        let ls = SpanId::from_slice(&link.span_id).unwrap_or_default();
+        if !parent.is_zero() && lt == trace_id && ls == parent {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_ref(out, lt, ls, ref_type_of(link));
+    }
+}
+
+/// As [`span_tags`], written directly.
+fn write_span_tags(
+    out: &mut Vec<u8>,
+    span: &otlp::Span,
+    scope: Option<&InstrumentationScope>,
+) -> Result<(), UnsupportedValue> {
+    let start = out.len();
+    let sep = |out: &mut Vec<u8>| {
+        if out.len() > start {
+            out.push(b',');
+        }
+    };
+    if let Some(scope) = scope {
+        if !scope.name.is_empty() {
+            write_string_tag(out, "otel.scope.name", &scope.name);
+        }
+        if !scope.version.is_empty() {
+            sep(out);
+            write_string_tag(out, "otel.scope.version", &scope.version);
+        }
+    }
+    for kv in &span.attributes {
+        if kv.key == WARNINGS_ATTRIBUTE {
+            continue;
+        }
+        sep(out);
+        write_otlp_kv(out, &kv.key, kv.value.as_ref())?;
+    }
+    let kind = crate::kind::kind_name(span.kind);
+    if !kind.is_empty() {
+        sep(out);
+        write_string_tag(out, "span.kind", kind);
+    }
+    let (code, message) = span
+        .status
+        .as_ref()
+        .map(|s| (s.code, s.message.as_str()))
+        .unwrap_or((0, ""));
+    use otlp::trace::status::StatusCode;
+    match StatusCode::try_from(code) {
+        Ok(StatusCode::Ok) => {
+            sep(out);
+            write_string_tag(out, "otel.status_code", "OK");
+        }
+        Ok(StatusCode::Error) => {
+            sep(out);
+            write_string_tag(out, "otel.status_code", "ERROR");
+            out.extend_from_slice(b",{\"key\":\"error\",\"type\":\"bool\",\"value\":true}");
+        }
+        _ => {}
+    }
+    if !message.is_empty() {
+        sep(out);
+        write_string_tag(out, "otel.status_description", message);
+    }
+    if !span.trace_state.is_empty() {
+        sep(out);
+        write_string_tag(out, "w3c.tracestate", &span.trace_state);
+    }
+    Ok(())
+}
+
+fn write_string_tag(out: &mut Vec<u8>, key: &str, value: &str) {
+    out.extend_from_slice(b"{\"key\":");
+    gojson::write_str(out, key);
+    out.extend_from_slice(b",\"type\":\"string\",\"value\":");
+    gojson::write_str(out, value);
+    out.push(b'}');
+}
+
+/// An OTLP attribute as a UI tag, as [`convert_kv`] then its `Serialize` would write it.
+fn write_otlp_kv(
+    out: &mut Vec<u8>,
+    key: &str,
+    value: Option<&AnyValue>,
+) -> Result<(), UnsupportedValue> {
+    match value.and_then(|v| v.value.as_ref()) {
+        None | Some(Value::StringValueStrindex(_)) => write_string_tag(out, key, ""),
+        Some(Value::StringValue(s)) => write_string_tag(out, key, s),
+        Some(Value::IntValue(i)) => {
+            out.extend_from_slice(b"{\"key\":");
+            gojson::write_str(out, key);
+            out.extend_from_slice(b",\"type\":\"int64\",\"value\":");
+            write_int64_value(out, *i);
+            out.push(b'}');
+        }
+        // The rare kinds go through the tag type, which is cheap enough for them.
+        Some(_) => write_ui_kv(out, &convert_kv(key, value))?,
+    }
+    Ok(())
+}
+
+/// Beyond 2^53 − 1 a JS number loses precision, so Jaeger sends a string.
+fn write_int64_value(out: &mut Vec<u8>, v: i64) {
+    if !(-MAX_SAFE_INT..=MAX_SAFE_INT).contains(&v) {
+        out.push(b'"');
+        gojson::write_i64(out, v);
+        out.push(b'"');
+    } else {
+        gojson::write_i64(out, v);
+    }
+}
+
+/// A UI tag, as its `Serialize` writes it.
+fn write_ui_kv(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), UnsupportedValue> {
+    out.extend_from_slice(b"{\"key\":");
+    gojson::write_str(out, &kv.key);
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(kv.value.type_name().as_bytes());
+    out.extend_from_slice(b"\",\"value\":");
+    match &kv.value {
+        TagValue::String(v) => gojson::write_str(out, v),
+        TagValue::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+        TagValue::Int64(v) => write_int64_value(out, *v),
+        TagValue::Float64(v) => match gojson::float(*v) {
+            Some(text) => out.extend_from_slice(text.as_bytes()),
+            None => return Err(UnsupportedValue(gojson::unsupported_float(*v))),
+        },
+        TagValue::Binary(v) if v.is_empty() => out.extend_from_slice(b"null"),
+        TagValue::Binary(v) => {
+            out.push(b'"');
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(v)
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// As [`span_warnings`]: `null`, or the strings of `@jaeger@warnings`.
+fn write_warnings(out: &mut Vec<u8>, attrs: &[otlp::KeyValue]) {
+    let value = attrs
+        .iter()
+        .find(|kv| kv.key == WARNINGS_ATTRIBUTE)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref());
+    match value {
+        Some(Value::StringValue(s)) => {
+            out.push(b'[');
+            gojson::write_str(out, s);
+            out.push(b']');
+        }
+        Some(Value::ArrayValue(a)) if !a.values.is_empty() => {
+            out.push(b'[');
+            for (i, x) in a.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match &x.value {
+                    Some(Value::StringValue(s)) => gojson::write_str(out, s),
+                    _ => out.extend_from_slice(b"\"\""),
+                }
+            }
+            out.push(b']');
+        }
+        _ => out.extend_from_slice(b"null"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +952,15 @@ mod tests {
 
     fn json(t: &Trace) -> String {
         String::from_utf8(gojson::to_vec(t, false).unwrap()).unwrap()
+    }
+
+    /// The streaming writer against the serde path, on the same spans.
+    fn assert_streamed_same(batch: &[ResourceSpans]) -> String {
+        let mut out = Vec::new();
+        write_trace_json(&mut out, batch).unwrap();
+        let streamed = String::from_utf8(out).unwrap();
+        assert_eq!(streamed, json(&trace_from_otlp(batch)));
+        streamed
     }
 
     fn rs(
@@ -701,7 +1099,7 @@ mod tests {
             ),
             rs(vec![kv("service.name", s("db"))], None, vec![child]),
         ];
-        let got = json(&trace_from_otlp(&batch));
+        let got = assert_streamed_same(&batch);
         let want = concat!(
             r#"{"traceID":"83a9efd15c1c98a977e0711cc93ee28b","spans":["#,
             r#"{"traceID":"83a9efd15c1c98a977e0711cc93ee28b","spanID":"e127af99e3b3e074","operationName":"GET /","references":[],"#,
@@ -761,6 +1159,7 @@ mod tests {
             vec![span(99)],
         ));
         batch.push(rs(vec![], None, vec![span(100)]));
+        assert_streamed_same(&batch);
         let t = trace_from_otlp(&batch);
         assert_eq!(t.trace_id, "0000000000000001");
         let keys: Vec<&str> = t.processes.keys().map(String::as_str).collect();
@@ -822,6 +1221,83 @@ mod tests {
 
     fn json_kv(k: &KeyValue) -> String {
         String::from_utf8(gojson::to_vec(k, false).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn streaming_writer_edge_cases() {
+        // No spans at all; a resource without spans between two with spans; every
+        // value kind; warnings as a plain string, an empty array and a non-string.
+        assert_streamed_same(&[]);
+        let values = [
+            Value::BoolValue(true),
+            Value::IntValue(MAX_SAFE_INT + 1),
+            Value::IntValue(-MAX_SAFE_INT),
+            Value::DoubleValue(-0.0),
+            Value::DoubleValue(2.5e-9),
+            Value::BytesValue(vec![]),
+            Value::BytesValue(vec![255, 1]),
+            Value::StringValue("\u{2028}<&>\"\n".into()),
+            Value::ArrayValue(Default::default()),
+            Value::StringValueStrindex(3),
+        ];
+        let attrs: Vec<otlp::KeyValue> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| kv(format!("k{i}"), v.clone()))
+            .collect();
+        let span = |id: u64, warn: Value| otlp::Span {
+            trace_id: tid("ffffffffffffffff0000000000000001"),
+            span_id: SpanId::from_u64(id).0.to_vec(),
+            parent_span_id: SpanId::from_u64(id + 100).0.to_vec(),
+            attributes: [attrs.clone(), vec![kv(WARNINGS_ATTRIBUTE, warn)]].concat(),
+            links: vec![
+                Link {
+                    trace_id: tid("ffffffffffffffff0000000000000001"),
+                    span_id: SpanId::from_u64(id + 100).0.to_vec(),
+                    attributes: vec![kv("opentracing.ref_type", s("child_of"))],
+                    ..Default::default()
+                },
+                Link::default(),
+            ],
+            events: vec![Event {
+                attributes: attrs.clone(),
+                ..Default::default()
+            }],
+            status: Some(Status {
+                code: 1,
+                message: "fine".into(),
+            }),
+            kind: 5,
+            start_time_unix_nano: 5_000,
+            end_time_unix_nano: 1_000,
+            ..Default::default()
+        };
+        let batch = vec![
+            rs(
+                attrs.clone(),
+                None,
+                vec![
+                    span(1, s("w")),
+                    span(2, Value::ArrayValue(Default::default())),
+                ],
+            ),
+            rs(vec![kv("service.name", s("empty"))], None, vec![]),
+            rs(
+                vec![kv("service.name", s("b"))],
+                Some(InstrumentationScope {
+                    version: "v".into(),
+                    ..Default::default()
+                }),
+                vec![span(3, Value::IntValue(1))],
+            ),
+        ];
+        assert_streamed_same(&batch);
+        let mut nan = batch.clone();
+        nan[2].scope_spans[0].spans[0]
+            .attributes
+            .push(kv("bad", Value::DoubleValue(f64::INFINITY)));
+        let err = write_trace_json(&mut Vec::new(), &nan).unwrap_err();
+        assert_eq!(err.to_string(), "json: unsupported value: +Inf");
     }
 
     #[test]

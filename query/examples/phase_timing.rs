@@ -1,5 +1,5 @@
 //! Where the time of a 10,000-span trace read goes: storage read, each standard
-//! adjuster, UI-model conversion, JSON encoding, freeing (development aid).
+//! adjuster, UI JSON writing, freeing (development aid).
 //!
 //! ```text
 //! cargo run --release -p jaeger-query [--features mimalloc] --example phase_timing
@@ -56,23 +56,21 @@ async fn main() {
             per_step.push((s.name(), t.elapsed()));
         }
         let t = Instant::now();
-        let u = ui::trace_from_otlp(&tr.resource_spans);
-        let convert = t.elapsed();
+        let mut body = Vec::new();
+        ui::write_trace_json(&mut body, &tr.resource_spans).expect("encodable");
+        let write = t.elapsed();
+        let len = body.len();
         let t = Instant::now();
-        let body = jaeger_model::gojson::to_vec(&[&u], false).expect("encodable");
-        let encode = t.elapsed();
-        let t = Instant::now();
-        drop(u);
+        drop(body);
         drop(tr);
         let free = t.elapsed();
         let adjust: Duration = per_step.iter().map(|(_, d)| *d).sum();
         println!(
-            "round {round}: read {} | adjust {} | convert {} | encode {} ({} bytes) | free {}",
+            "round {round}: read {} | adjust {} | UI JSON {} ({} bytes) | free {}",
             ms(read),
             ms(adjust),
-            ms(convert),
-            ms(encode),
-            body.len(),
+            ms(write),
+            len,
             ms(free)
         );
         for (name, d) in per_step {

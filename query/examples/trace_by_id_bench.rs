@@ -1,10 +1,12 @@
 //! Latency and throughput of `GET /api/traces/{id}` (and friends) for 1,000- and
-//! 10,000-span traces, through the whole router in-process: MemoryStore read, the
-//! standard adjusters (clock skew on, so spans really move), UI-model conversion and
-//! JSON encoding. Target: a 10,000-span trace under 50 ms at p99.
+//! 10,000-span traces, through the whole router in-process: storage read (MemoryStore,
+//! then the embedded store on a temporary directory), the standard adjusters (clock
+//! skew on, so spans really move), UI-model conversion and JSON encoding. Target: a
+//! 10,000-span trace under 50 ms at p99. `req/s/core` is requests per CPU-second of
+//! this process (1000 / cpu ms), the throughput one core would give.
 //!
 //! ```text
-//! cargo run --release -p jaeger-query --example trace_by_id_bench [-- <requests>]
+//! cargo run --release -p jaeger-query --example trace_by_id_bench [-- <requests> [memory|embedded]]
 //! cargo run --release -p jaeger-query --features mimalloc --example trace_by_id_bench
 //! ```
 //!
@@ -25,8 +27,10 @@ use jaeger_model::otlp::{Event, Resource, ResourceSpans, ScopeSpans, Span, Value
 use jaeger_model::trace::kv;
 use jaeger_model::{SpanId, TraceId};
 use jaeger_query::{QueryState, router, standard_adjusters};
-use jaeger_storage::SpanWriter;
+use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
 use jaeger_storage::memory::MemoryStore;
+use jaeger_storage::{DependencyStore, SpanReader, SpanWriter};
+use std::sync::Arc;
 use tower::ServiceExt;
 
 const T0: u64 = 1_706_678_909_000_000_000;
@@ -96,6 +100,9 @@ pub fn trace(id: TraceId, n: u64) -> Vec<ResourceSpans> {
 }
 
 struct Stats {
+    /// Process CPU time per request: what a request costs on an idle machine, robust to
+    /// other processes competing for the cores (wall-clock figures are not).
+    cpu: Duration,
     p50: Duration,
     p99: Duration,
     mean: Duration,
@@ -103,10 +110,10 @@ struct Stats {
     bytes: usize,
 }
 
-async fn one(r: &Router, uri: &str, gzip: bool) -> (Duration, usize) {
+async fn one(r: &Router, uri: &str, encoding: Option<&'static str>) -> (Duration, usize) {
     let mut req = Request::builder().uri(uri);
-    if gzip {
-        req = req.header("accept-encoding", "gzip");
+    if let Some(e) = encoding {
+        req = req.header("accept-encoding", e);
     }
     let req = req.body(Body::empty()).expect("a valid request");
     let t = Instant::now();
@@ -117,10 +124,17 @@ async fn one(r: &Router, uri: &str, gzip: bool) -> (Duration, usize) {
 }
 
 /// `n` requests by `concurrency` clients; latency per request, rate over the wall clock.
-async fn measure(r: &Router, uri: &str, n: usize, concurrency: usize, gzip: bool) -> Stats {
+async fn measure(
+    r: &Router,
+    uri: &str,
+    n: usize,
+    concurrency: usize,
+    encoding: Option<&'static str>,
+) -> Stats {
     for _ in 0..3 {
-        one(r, uri, gzip).await;
+        one(r, uri, encoding).await;
     }
+    let cpu0 = cpu_time();
     let wall = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..concurrency {
@@ -130,7 +144,7 @@ async fn measure(r: &Router, uri: &str, n: usize, concurrency: usize, gzip: bool
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(count);
             for _ in 0..count {
-                out.push(one(&r, &uri, gzip).await);
+                out.push(one(&r, &uri, encoding).await);
             }
             out
         }));
@@ -144,15 +158,32 @@ async fn measure(r: &Router, uri: &str, n: usize, concurrency: usize, gzip: bool
         }
     }
     let elapsed = wall.elapsed();
+    // Let deferred frees finish so they are counted.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let cpu = cpu_time().saturating_sub(cpu0) / lat.len() as u32;
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
     Stats {
+        cpu,
         p50: pct(0.50),
         p99: pct(0.99),
         mean: lat.iter().sum::<Duration>() / lat.len() as u32,
         rps: lat.len() as f64 / elapsed.as_secs_f64(),
         bytes,
     }
+}
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`, 100 Hz ticks).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesized command name; utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -165,23 +196,7 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    let store = MemoryStore::new(100);
-    let small = TraceId::from_u64s(0, 0x1000);
-    let large = TraceId::from_u64s(0, 0x10000);
-    store
-        .write_spans(trace(small, 1_000))
-        .await
-        .expect("memory write");
-    store
-        .write_spans(trace(large, 10_000))
-        .await
-        .expect("memory write");
-    let mut state = QueryState::new(store.clone(), store.clone());
-    state.adjusters = standard_adjusters(Duration::from_secs(1));
-    let r = router(state);
-
-    // Sanity: the adjusters ran (skewed spans carry a warning).
-    let (_, _) = one(&r, &format!("/api/traces/{}", small.to_hex()), false).await;
+    let only = std::env::args().nth(2);
     println!(
         "{} cores; {n} requests per row; standard adjusters, max clock skew 1s; allocator: {}",
         std::thread::available_parallelism().map_or(1, |p| p.get()),
@@ -191,30 +206,73 @@ async fn main() {
             "system"
         }
     );
+    if only.as_deref().is_none_or(|o| o == "memory") {
+        let store = MemoryStore::new(100);
+        run("memory", store.clone(), store, n, true).await;
+    }
+    if only.as_deref().is_none_or(|o| o == "embedded") {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path())).expect("open");
+        run("embedded", store.clone(), store, n, false).await;
+    }
+}
+
+async fn run<S>(name: &str, writer: Arc<S>, store: Arc<S>, n: usize, all_rows: bool)
+where
+    S: SpanWriter + SpanReader + DependencyStore + 'static,
+{
+    let small = TraceId::from_u64s(0, 0x1000);
+    let large = TraceId::from_u64s(0, 0x10000);
+    for (id, spans) in [(small, 1_000), (large, 10_000)] {
+        writer
+            .write_spans(trace(id, spans))
+            .await
+            .expect("storage write");
+    }
+    let mut state = QueryState::new(store.clone(), store);
+    state.adjusters = standard_adjusters(Duration::from_secs(1));
+    let r = router(state);
+
+    println!("\n{name} store");
     println!(
-        "{:<44} {:>6} {:>9} {:>9} {:>9} {:>9} {:>11}",
-        "route", "spans", "p50 ms", "p99 ms", "mean ms", "req/s", "body bytes"
+        "{:<44} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>11}",
+        "route",
+        "spans",
+        "cpu ms",
+        "req/s/core",
+        "p50 ms",
+        "p99 ms",
+        "mean ms",
+        "req/s",
+        "body bytes"
     );
     for (id, spans) in [(small, 1_000), (large, 10_000)] {
         let hex = id.to_hex();
-        let rows: [(String, usize, bool); 5] = [
-            (format!("/api/traces/{hex}"), 1, false),
-            (format!("/api/traces/{hex}"), 2, false),
-            (format!("/api/traces/{hex}?raw=true"), 1, false),
-            (format!("/api/v3/traces/{hex}"), 1, false),
-            (format!("/api/traces/{hex}"), 1, true),
+        let mut rows: Vec<(String, usize, Option<&'static str>)> = vec![
+            (format!("/api/traces/{hex}"), 1, None),
+            (format!("/api/traces/{hex}"), 2, None),
+            (format!("/api/traces/{hex}?raw=true"), 1, None),
         ];
-        for (uri, conc, gzip) in rows {
+        if all_rows {
+            rows.extend([
+                (format!("/api/v3/traces/{hex}"), 1, None),
+                (format!("/api/traces/{hex}"), 1, Some("gzip")),
+                (format!("/api/traces/{hex}"), 1, Some("br")),
+            ]);
+        }
+        for (uri, conc, encoding) in rows {
             let count = if spans > 1_000 { n.max(100) } else { n * 5 };
-            let s = measure(&r, &uri, count, conc, gzip).await;
+            let s = measure(&r, &uri, count, conc, encoding).await;
             let label = format!(
                 "{}{}{}",
                 uri.replace(&hex, "{id}"),
                 if conc > 1 { " (2 clients)" } else { "" },
-                if gzip { " (gzip)" } else { "" }
+                encoding.map(|e| format!(" ({e})")).unwrap_or_default()
             );
             println!(
-                "{label:<44} {spans:>6} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>11}",
+                "{label:<44} {spans:>6} {:>8.2} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>11}",
+                ms(s.cpu),
+                1000.0 / ms(s.cpu).max(0.01),
                 ms(s.p50),
                 ms(s.p99),
                 ms(s.mean),

@@ -275,6 +275,52 @@ async fn base_path_cannot_be_escaped() {
 }
 
 #[tokio::test]
+async fn absurd_ids_and_encoded_slashes_stay_in_their_route() {
+    let tmp = ui_dir();
+    let r = dir_router(tmp.path(), "/jaeger");
+    let huge = "a".repeat(10_000);
+    // A path parameter is one segment: an encoded slash or dot-dot inside it is part of
+    // the id (a bad one), never a way into another route.
+    for uri in [
+        format!("/jaeger/api/traces/{huge}"),
+        format!("/jaeger/api/v3/traces/{huge}"),
+        "/jaeger/api/traces/%2e%2e".into(),
+        "/jaeger/api/traces/..%2f..%2fservices".into(),
+        "/jaeger/api/traces/abc%2F..%2F..%2F..%2Fstatic%2Fplain.txt".into(),
+        "/jaeger/api/v3/traces/%2e%2e%2f%2e%2e%2fservices".into(),
+    ] {
+        let resp = get(&r, &uri).await;
+        assert_eq!(
+            resp.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            &uri[..60.min(uri.len())]
+        );
+        assert!(!resp.text().contains("svc"), "{uri}");
+        assert!(!resp.text().contains("plain"), "{uri}");
+    }
+    let resp = get(&r, &format!("/jaeger/api/services/{huge}/operations")).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.header("content-type"), "application/json");
+    // Long paths elsewhere: a missing asset, or the SPA page; never a 5xx.
+    let resp = get(&r, &format!("/jaeger/static/{huge}.js")).await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    let resp = get(&r, &format!("/jaeger/{huge}")).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert!(resp.text().contains("official UI"));
+    let resp = get(&r, &format!("/{huge}/jaeger/api/services")).await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    // Dot segments that climb out of the base path redirect to a path outside it, which
+    // is then a 404: nothing under the prefix is reached that way.
+    let resp = get(&r, "/jaeger/static/../../api/services").await;
+    assert_eq!(resp.status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(resp.header("location"), "/api/services");
+    let resp = get(&r, "/jaeger/api/%2e%2e/static/plain.txt").await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    assert_eq!(resp.text(), "404 page not found\n");
+}
+
+#[tokio::test]
 async fn embedded_assets_refuse_dot_dot_too() {
     let (s, _) = state();
     let r = router(s);

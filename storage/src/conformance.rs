@@ -26,6 +26,9 @@
 //! - Times are whole microseconds, attribute values are scalars, and links carry no
 //!   attributes, so that backends storing Jaeger's v1 span model round-trip exactly.
 //! - All times are within the last two hours (inside any retention window).
+//! - `scan_spans` (the dependencies job's read path) hands out every span starting in
+//!   `[start, end)` with its resource, in chunks of any traces; a span written twice may
+//!   be handed out twice (the job deduplicates), no span outside the window may appear.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,11 +58,29 @@ pub const HOUR: u64 = 60 * MINUTE;
 /// Generates one `#[tokio::test]` per conformance case. The factory is called as
 /// `($factory)().await` and must yield `(Storage, Guard)` for an empty store; the guard
 /// is dropped when the test ends. The crate using it needs `tokio` (with `macros`).
+///
+/// A backend with Jaeger's own query limits declares them, and the cases then expect
+/// such queries to fail with `StorageError::InvalidQuery` (see [`Limits`]):
+///
+/// ```ignore
+/// jaeger_storage::conformance_tests!(open, limits = Limits::JAEGER_CASSANDRA);
+/// ```
+///
+/// The factory may also return `Option<(Storage, Guard)>`; `None` skips the test (for
+/// backends that need an external server which is not configured).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:expr) => {
+        $crate::conformance_tests!($factory, limits = $crate::conformance::Limits::NONE);
+    };
+    ($factory:expr; $($case:ident),+ $(,)?) => {
         $crate::conformance_tests!(
-            $factory;
+            $factory, limits = $crate::conformance::Limits::NONE; $($case),+
+        );
+    };
+    ($factory:expr, limits = $limits:expr) => {
+        $crate::conformance_tests!(
+            $factory, limits = $limits;
             case_write_then_get_trace,
             case_get_unknown_trace,
             case_rewrite_is_idempotent,
@@ -85,20 +106,102 @@ macro_rules! conformance_tests {
             case_large_trace,
             case_concurrent_writes,
             case_health,
+            case_scan_spans_window,
+            case_scan_spans_many_chunks,
         );
     };
-    ($factory:expr; $($case:ident),+ $(,)?) => {
+    ($factory:expr, limits = $limits:expr; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let (storage, guard): ($crate::Storage, $crate::conformance::Guard) =
-                    ($factory)().await;
-                $crate::conformance::$case(&storage).await;
+                let Some((storage, guard)): Option<($crate::Storage, $crate::conformance::Guard)> =
+                    $crate::conformance::Opened::opened(($factory)().await)
+                else {
+                    return;
+                };
+                $crate::conformance::LIMITS
+                    .scope($limits, $crate::conformance::$case(&storage))
+                    .await;
                 drop(storage);
                 drop(guard);
             }
         )+
     };
+}
+
+/// What a factory returns: an opened store, or `None` to skip the test.
+pub trait Opened {
+    fn opened(self) -> Option<(Storage, Guard)>;
+}
+
+impl Opened for (Storage, Guard) {
+    fn opened(self) -> Option<(Storage, Guard)> {
+        Some(self)
+    }
+}
+
+impl Opened for Option<(Storage, Guard)> {
+    fn opened(self) -> Option<(Storage, Guard)> {
+        self
+    }
+}
+
+/// Query forms a backend rejects by design, as the Jaeger backend it mirrors does.
+/// Searches of those forms must fail with `StorageError::InvalidQuery`; every other
+/// search must give the normal answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Every search needs a service name (Jaeger's Cassandra: all indexes are keyed
+    /// by service).
+    pub requires_service: bool,
+    /// Duration bounds cannot be combined with tags (Jaeger's Cassandra).
+    pub no_duration_with_tags: bool,
+}
+
+impl Limits {
+    /// Answers every query form.
+    pub const NONE: Limits = Limits {
+        requires_service: false,
+        no_duration_with_tags: false,
+    };
+    /// Jaeger's Cassandra reader (storage spec §1.7).
+    pub const JAEGER_CASSANDRA: Limits = Limits {
+        requires_service: true,
+        no_duration_with_tags: true,
+    };
+
+    /// True when the backend must reject this query.
+    pub fn rejects(&self, q: &TraceQuery) -> bool {
+        let no_service = q.service_name.as_deref().unwrap_or("").is_empty();
+        let duration = q.duration_min.is_some() || q.duration_max.is_some();
+        (self.requires_service && no_service)
+            || (self.no_duration_with_tags && duration && !q.tags.is_empty())
+    }
+}
+
+tokio::task_local! {
+    /// The limits of the backend under test (set by [`conformance_tests!`](crate::conformance_tests)).
+    pub static LIMITS: Limits;
+}
+
+/// The limits of the backend under test ([`Limits::NONE`] outside the macro).
+pub fn limits() -> Limits {
+    LIMITS.try_with(|l| *l).unwrap_or_default()
+}
+
+/// Asserts that the backend rejects `q` as an invalid query, in both search calls.
+async fn expect_rejected(storage: &Storage, q: &TraceQuery, what: &str) {
+    match storage.reader.find_traces(q).await {
+        Err(crate::StorageError::InvalidQuery(_)) => {}
+        other => panic!(
+            "{what}: find_traces must reject {q:?} (backend limits), got {:?}",
+            other.map(|t| t.len())
+        ),
+    }
+    match storage.reader.find_trace_ids(q).await {
+        Err(crate::StorageError::InvalidQuery(_)) => {}
+        other => panic!("{what}: find_trace_ids must reject {q:?} (backend limits), got {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -676,6 +779,10 @@ impl QueryExt for TraceQuery {
 /// Asserts that both `find_traces` and `find_trace_ids` return exactly `want`, in order,
 /// and that every found trace is complete.
 async fn expect(storage: &Storage, ds: &Dataset, q: TraceQuery, want: &[TraceId], what: &str) {
+    if limits().rejects(&q) {
+        expect_rejected(storage, &q, what).await;
+        return;
+    }
     let names = |ids: &[TraceId]| ids.iter().map(|i| ds.name(i)).collect::<Vec<_>>();
     let traces = storage
         .reader
@@ -1507,6 +1614,10 @@ pub async fn case_find_trace_ids_agrees_with_find_traces(storage: &Storage) {
         ds.query().service("nope"),
     ];
     for q in queries {
+        if limits().rejects(&q) {
+            expect_rejected(storage, &q, "find_trace_ids vs find_traces").await;
+            continue;
+        }
         let traces = storage.reader.find_traces(&q).await.expect("find_traces");
         let from_traces: Vec<TraceId> = traces.iter().filter_map(Trace::trace_id).collect();
         let ids = storage
@@ -1787,4 +1898,97 @@ pub async fn case_health(storage: &Storage) {
         storage.health.is_healthy().await,
         "a fresh store is healthy"
     );
+}
+
+/// Runs `scan_spans` through a channel of one slot (the scan must wait for the reader)
+/// and returns every span handed out, plus the number of chunks.
+async fn scan_all(storage: &Storage, start: UnixNanos, end: UnixNanos) -> (Vec<SpanView>, usize) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = storage.reader.clone();
+    let scan = tokio::spawn(async move { reader.scan_spans(start, end, tx).await });
+    let mut got = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = rx.recv().await {
+        chunks += 1;
+        got.extend(span_views(&chunk));
+    }
+    match scan.await.expect("scan task") {
+        Ok(()) => {}
+        Err(e) => panic!("scan_spans failed (the dependencies job needs it): {e}"),
+    }
+    got.sort();
+    got.dedup();
+    (got, chunks)
+}
+
+/// `scan_spans` returns the spans starting in `[start, end)`, start inclusive, end
+/// exclusive, whole (resource, attributes, links), across traces and write batches.
+pub async fn case_scan_spans_window(storage: &Storage) {
+    let t0 = reference_time();
+    let (a, b, c) = (trace_id(9001), trace_id(9002), trace_id(9003));
+    let start = t0 + 10 * MINUTE;
+    let end = t0 + 20 * MINUTE;
+    let before = TestSpan::new(a, 1, "frontend", "GET /", start - MICROSECOND, MILLISECOND)
+        .kind(SpanKind::Server);
+    let first = TestSpan::new(a, 2, "frontend", "call", start, MILLISECOND)
+        .kind(SpanKind::Client)
+        .parent(1)
+        .attr("peer.service", str_val("db"));
+    let middle = TestSpan::new(a, 3, "backend", "serve", start + MINUTE, MILLISECOND)
+        .kind(SpanKind::Server)
+        .parent(2)
+        .resource_attr("host.name", str_val("b1"));
+    let last = TestSpan::new(b, 1, "worker", "consume", end - MICROSECOND, MILLISECOND)
+        .kind(SpanKind::Consumer)
+        .link(a, 3);
+    let at_end = TestSpan::new(b, 2, "worker", "later", end, MILLISECOND).parent(1);
+    let after = TestSpan::new(c, 1, "worker", "much later", end + HOUR / 2, MILLISECOND);
+    write(storage, &[before.clone(), first.clone()]).await;
+    write(storage, &[middle.clone(), last.clone(), at_end.clone()]).await;
+    write(storage, std::slice::from_ref(&after)).await;
+    // Written twice: may be handed out twice, never missing.
+    write(storage, std::slice::from_ref(&middle)).await;
+
+    let (got, _) = scan_all(storage, start, end).await;
+    let want = span_views(&batch(&[first, middle, last]));
+    assert_eq!(got, want, "scan_spans: spans starting in [start, end)");
+
+    let (got, _) = scan_all(storage, end + HOUR, end + 2 * HOUR).await;
+    assert!(got.is_empty(), "scan_spans of an empty window: {got:?}");
+    let (got, _) = scan_all(storage, t0, t0 + 2 * HOUR).await;
+    assert_eq!(got.len(), 6, "scan_spans of a window holding everything");
+}
+
+/// A large window comes in several chunks, and a reader that hangs up stops the scan.
+pub async fn case_scan_spans_many_chunks(storage: &Storage) {
+    let t0 = reference_time();
+    let spans: Vec<TestSpan> = (0..20_000u64)
+        .map(|i| {
+            TestSpan::new(
+                trace_id(10_000 + i / 10),
+                i % 10 + 1,
+                ["svc-a", "svc-b", "svc-c"][(i % 3) as usize],
+                "op",
+                t0 + i * MILLISECOND,
+                MICROSECOND,
+            )
+        })
+        .collect();
+    for chunk in spans.chunks(2_000) {
+        write(storage, chunk).await;
+    }
+    let (got, chunks) = scan_all(storage, t0, t0 + HOUR).await;
+    assert_eq!(got.len(), 20_000, "scan_spans: every span of a big window");
+    assert!(chunks > 1, "scan_spans sent 20000 spans in one chunk");
+
+    // The reader takes one chunk and goes away: the scan must end, not wait forever.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = storage.reader.clone();
+    let scan = tokio::spawn(async move { reader.scan_spans(t0, t0 + HOUR, tx).await });
+    assert!(rx.recv().await.is_some(), "scan_spans sent nothing");
+    drop(rx);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), scan)
+        .await
+        .expect("scan_spans kept running after the reader hung up");
+    ended.expect("scan task").expect("scan_spans after hang-up");
 }

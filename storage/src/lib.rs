@@ -4,9 +4,11 @@
 //! - [`SpanReader`]: traces by id, trace search, services, operations.
 //! - [`DependencyStore`]: service links per time window.
 //!
-//! Backends: [`memory`] and [`embedded`] (the persistent default). Every backend must
+//! Backends: [`memory`], [`embedded`] (the persistent default) and [`cassandra`]
+//! (Jaeger's v004 layout). Every backend must
 //! pass the [`conformance`] suite.
 
+pub mod cassandra;
 pub mod conformance;
 pub mod embedded;
 pub mod memory;

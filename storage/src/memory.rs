@@ -332,6 +332,64 @@ impl StoredTrace {
     }
 }
 
+/// Keeps the spans whose start is in `[start, end)` (dropping emptied groups) and returns
+/// how many there are. Shared with the embedded store's scan.
+pub(crate) fn retain_spans_in_window(
+    groups: &mut Vec<ResourceSpans>,
+    start: UnixNanos,
+    end: UnixNanos,
+) -> usize {
+    let mut kept = 0;
+    for rs in groups.iter_mut() {
+        for ss in rs.scope_spans.iter_mut() {
+            ss.spans
+                .retain(|s| s.start_time_unix_nano >= start && s.start_time_unix_nano < end);
+            kept += ss.spans.len();
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    groups.retain(|rs| !rs.scope_spans.is_empty());
+    kept
+}
+
+/// Spans per chunk `scan_spans` sends.
+const SCAN_CHUNK_SPANS: usize = 4096;
+
+impl StoredTrace {
+    /// Copies of the spans starting in `[start, end)`, grouped as stored.
+    fn spans_in_window(&self, start: UnixNanos, end: UnixNanos) -> (Vec<ResourceSpans>, usize) {
+        let mut kept = 0;
+        let mut out = Vec::new();
+        for rs in &self.resource_spans {
+            let mut scopes = Vec::new();
+            for ss in &rs.scope_spans {
+                let spans: Vec<Span> = ss
+                    .spans
+                    .iter()
+                    .filter(|s| s.start_time_unix_nano >= start && s.start_time_unix_nano < end)
+                    .cloned()
+                    .collect();
+                if !spans.is_empty() {
+                    kept += spans.len();
+                    scopes.push(ScopeSpans {
+                        scope: ss.scope.clone(),
+                        spans,
+                        schema_url: ss.schema_url.clone(),
+                    });
+                }
+            }
+            if !scopes.is_empty() {
+                out.push(ResourceSpans {
+                    resource: rs.resource.clone(),
+                    scope_spans: scopes,
+                    schema_url: rs.schema_url.clone(),
+                });
+            }
+        }
+        (out, kept)
+    }
+}
+
 /// A query with its defaults resolved: empty strings and zero bounds mean "any".
 struct Prepared<'a> {
     service: Option<&'a str>,
@@ -506,6 +564,51 @@ impl SpanReader for MemoryStore {
     async fn get_services(&self) -> Result<Vec<String>> {
         // BTreeMap keys are already sorted.
         Ok(read(&self.state.catalog).keys().cloned().collect())
+    }
+
+    async fn scan_spans(
+        &self,
+        start: UnixNanos,
+        end: UnixNanos,
+        sink: tokio::sync::mpsc::Sender<Vec<ResourceSpans>>,
+    ) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        // A snapshot of `Arc`s (cheap); span copies are made chunk by chunk off the async
+        // workers, and the bounded sink keeps at most a few chunks in flight.
+        let mut traces = self.state.candidates(start, end - 1).into_iter();
+        loop {
+            let batch: Vec<Arc<StoredTrace>> = traces.by_ref().take(256).map(|(_, t)| t).collect();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let chunks = self
+                .blocking(move |_| {
+                    let mut chunks = Vec::new();
+                    let mut chunk = Vec::new();
+                    let mut spans = 0;
+                    for t in batch {
+                        let (mut groups, n) = t.spans_in_window(start, end);
+                        chunk.append(&mut groups);
+                        spans += n;
+                        if spans >= SCAN_CHUNK_SPANS {
+                            chunks.push(std::mem::take(&mut chunk));
+                            spans = 0;
+                        }
+                    }
+                    if spans > 0 {
+                        chunks.push(chunk);
+                    }
+                    Ok(chunks)
+                })
+                .await?;
+            for chunk in chunks {
+                if sink.send(chunk).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
     }
 
     async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {

@@ -13,13 +13,18 @@ pub struct Ports {
     pub otlp_grpc: SocketAddr,
     pub otlp_http: SocketAddr,
     pub query: SocketAddr,
+    pub query_grpc: SocketAddr,
     pub health: SocketAddr,
     pub metrics: SocketAddr,
+    pub admin_http: SocketAddr,
+    pub expvar: SocketAddr,
     pub jaeger_grpc: SocketAddr,
     pub jaeger_http: SocketAddr,
     pub zipkin: SocketAddr,
     pub jaeger_compact: SocketAddr,
     pub jaeger_binary: SocketAddr,
+    pub sampling_http: SocketAddr,
+    pub sampling_grpc: SocketAddr,
 }
 
 impl Ports {
@@ -28,27 +33,52 @@ impl Ports {
             otlp_grpc: free_port(),
             otlp_http: free_port(),
             query: free_port(),
+            query_grpc: free_port(),
             health: free_port(),
             metrics: free_port(),
+            admin_http: free_port(),
+            expvar: free_port(),
             jaeger_grpc: free_port(),
             jaeger_http: free_port(),
             zipkin: free_port(),
             jaeger_compact: free_udp_port(),
             jaeger_binary: free_udp_port(),
+            sampling_http: free_port(),
+            sampling_grpc: free_port(),
         }
     }
 }
 
-/// A port nobody listens on right now (the OS picks it; we release it at once).
+// Ports are handed out from 20000..32000, below Linux's ephemeral range (32768+), so
+// the outgoing connections of parallel tests can never take a port between the moment
+// we probe it and the moment the binary binds it. A process-wide counter keeps the
+// threads of one test binary apart; the pid-derived start keeps concurrent binaries apart.
+const PORT_RANGE: std::ops::Range<u32> = 20_000..32_000;
+
+fn next_candidate() -> u16 {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+    let span = PORT_RANGE.end - PORT_RANGE.start;
+    let next = NEXT.get_or_init(|| AtomicU32::new((std::process::id() * 397) % span));
+    let n = next.fetch_add(1, Ordering::Relaxed) % span;
+    u16::try_from(PORT_RANGE.start + n).expect("PORT_RANGE lies within u16")
+}
+
+/// A TCP (and UDP) port nobody uses right now.
 pub fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("ephemeral port has an address")
+    for _ in 0..(PORT_RANGE.end - PORT_RANGE.start) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], next_candidate()));
+        if TcpListener::bind(addr).is_ok() && std::net::UdpSocket::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port in {PORT_RANGE:?}");
 }
 
 /// A UDP port nobody uses right now.
 pub fn free_udp_port() -> SocketAddr {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("ephemeral port has an address")
+    free_port()
 }
 
 /// A running `jaeger` process; killed on drop.
@@ -110,10 +140,16 @@ impl JaegerBuilder {
             .arg(p.otlp_http.to_string())
             .arg("--query.http-server.host-port")
             .arg(p.query.to_string())
+            .arg("--query.grpc-server.host-port")
+            .arg(p.query_grpc.to_string())
             .arg("--health.host-port")
             .arg(p.health.to_string())
             .arg("--metrics.host-port")
             .arg(p.metrics.to_string())
+            .arg("--admin.http.host-port")
+            .arg(p.admin_http.to_string())
+            .arg("--expvar.host-port")
+            .arg(p.expvar.to_string())
             .arg("--collector.grpc-server.host-port")
             .arg(p.jaeger_grpc.to_string())
             .arg("--collector.http-server.host-port")
@@ -124,6 +160,10 @@ impl JaegerBuilder {
             .arg(p.jaeger_compact.to_string())
             .arg("--processor.jaeger-binary.server-host-port")
             .arg(p.jaeger_binary.to_string())
+            .arg("--sampling.http-server.host-port")
+            .arg(p.sampling_http.to_string())
+            .arg("--sampling.grpc-server.host-port")
+            .arg(p.sampling_grpc.to_string())
             .args(&self.args)
             .env_remove("SPAN_STORAGE_TYPE")
             .env_remove("QUERY_BASE_PATH")

@@ -3,7 +3,9 @@
 //! `web/` holds the built UI: `index.html` (with the placeholders the query service
 //! substitutes: `JAEGER_CONFIG`, `JAEGER_VERSION`, `JAEGER_STORAGE_CAPABILITIES`,
 //! `JAEGER_BACKEND_CAPABILITIES`, and the `// JAEGER_CONFIG_JS` line) and `static/`.
-//! Until the real UI is built in, a placeholder page stands in.
+//! Until the full Jaeger UI is built in, a small page of our own stands in: service
+//! search and a trace view (`static/app.js`), using relative URLs so that it works
+//! under any base path.
 
 use rust_embed::RustEmbed;
 

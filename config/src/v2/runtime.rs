@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::components::{Exporter, OtlpReceiver, Receiver, StorageExporter};
 use super::error::ConfigError;
 use super::extensions::{Extension, HealthCheckV2Extension, JaegerQueryExtension};
-use super::model::{ComponentId, JaegerV2Config};
+use super::model::{Component, ComponentId, JaegerV2Config};
 use super::storage::{BackendKind, JaegerStorageExtension, TraceBackend};
 use super::validate::storage_extension;
 use crate::{Config, StorageKind, default_data_dir};
@@ -101,6 +101,14 @@ impl JaegerV2Config {
     pub fn healthcheck(&self) -> Option<&HealthCheckV2Extension> {
         self.active_extensions().find_map(|(_, e)| match e {
             Extension::HealthCheckV2(h) => Some(h),
+            _ => None,
+        })
+    }
+
+    /// The running `expvar` extension and its id.
+    pub fn expvar(&self) -> Option<(&str, &super::extensions::ExpvarExtension)> {
+        self.active_extensions().find_map(|(id, e)| match e {
+            Extension::Expvar(x) => Some((id, x)),
             _ => None,
         })
     }
@@ -272,11 +280,13 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                     warnings.push(format!("{path}.badger.read_only is not acted on yet"));
                 }
             }
+            Some(BackendKind::Cassandra) => {
+                let c = backend.cassandra.as_ref().expect("kind() said cassandra");
+                config.storage.kind = StorageKind::Cassandra;
+                config.storage.cassandra = Some(c.clone());
+            }
             Some(
-                kind @ (BackendKind::Cassandra
-                | BackendKind::Elasticsearch
-                | BackendKind::Opensearch
-                | BackendKind::Grpc),
+                kind @ (BackendKind::Elasticsearch | BackendKind::Opensearch | BackendKind::Grpc),
             ) => {
                 return Err(ConfigError::UnsupportedBackend {
                     path,
@@ -300,28 +310,21 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
         }
     }
 
-    // OTLP receiver.
-    if let Some((id, otlp)) = v2.otlp_receiver() {
-        let base = format!("receivers.{id}.protocols");
-        if let Some(g) = &otlp.protocols.grpc {
-            if let Some(ep) = &g.endpoint {
-                config.otlp.grpc_endpoint = endpoint_at(format!("{base}.grpc.endpoint"), ep)?;
-            }
-            if let Some(m) = g.max_recv_msg_size_mib {
-                config.otlp.max_grpc_message_bytes = mib(m);
-            }
-        }
-        if let Some(h) = &otlp.protocols.http {
-            if let Some(ep) = &h.endpoint {
-                config.otlp.http_endpoint = endpoint_at(format!("{base}.http.endpoint"), ep)?;
-            }
-            if let Some(n) = h.max_request_body_size {
-                config.otlp.max_request_body_bytes = usize::try_from(n).unwrap_or(usize::MAX);
-            }
-        }
+    receivers(v2, &mut config, &mut warnings)?;
+    // Spans must not silently go somewhere the file did not say.
+    if let Some((id, _)) = v2
+        .trace_exporters()
+        .into_iter()
+        .find(|(_, e)| matches!(e, Exporter::Kafka(_)))
+    {
+        return Err(ConfigError::invalid(
+            format!("exporters.{id}"),
+            "the Kafka exporter is not supported yet",
+        ));
     }
 
-    // Query service.
+    // Query service: runs only when listed in `service.extensions`.
+    config.query.enabled = query.is_some();
     if let Some(q) = query {
         let base = "extensions.jaeger_query";
         if let Some(ep) = &q.http.endpoint {
@@ -330,19 +333,65 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
         config.query.base_path = normalize_base_path(&q.base_path)
             .map_err(|m| ConfigError::invalid(format!("{base}.base_path"), m))?;
         config.query.max_clock_skew_adjust = q.max_clock_skew_adjust.0;
-    }
-
-    // Health check.
-    if let Some(h) = v2.healthcheck() {
-        let base = "extensions.healthcheckv2";
-        let (path, ep) = match (&h.endpoint, &h.http.endpoint) {
-            (Some(legacy), _) if !h.use_v2 => (format!("{base}.endpoint"), Some(legacy)),
-            (_, ep) => (format!("{base}.http.endpoint"), ep.as_ref()),
-        };
-        if let Some(ep) = ep {
-            config.admin.health_endpoint = endpoint_at(path, ep)?;
+        config.query.http_tls = tls_files(
+            &format!("{base}.http.tls"),
+            q.http.tls.as_ref(),
+            &mut warnings,
+        )?;
+        if q.grpc.tls.is_some() {
+            warnings.push(format!(
+                "{base}.grpc.tls: TLS on the query gRPC port is not supported yet; it serves plain text"
+            ));
+        }
+        if let Some(ep) = &q.grpc.endpoint {
+            config.query.grpc_endpoint = Some(endpoint_at(format!("{base}.grpc.endpoint"), ep)?);
+        }
+        config.query.static_files = q.ui.assets_path.as_ref().map(PathBuf::from);
+        config.query.ui_config = q.ui.config_file.as_ref().map(PathBuf::from);
+        config.query.max_trace_size = usize::try_from(q.max_trace_size).unwrap_or(usize::MAX);
+        config.query.bearer_token_propagation = q.bearer_token_propagation;
+        config.query.additional_headers = q
+            .http
+            .response_headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        if let Some(c) = &q.http.cors {
+            config.query.cors.allowed_origins = c.allowed_origins.clone();
+            config.query.cors.allowed_headers = c.allowed_headers.clone();
+        }
+        if let Some(t) = &q.multi_tenancy {
+            config.query.multi_tenancy.enabled = t.enabled;
+            config.query.multi_tenancy.header = t.header.clone();
+            config.query.multi_tenancy.tenants = t.tenants.clone();
+        }
+        if let Some(name) = &q.storage.traces_archive {
+            config.query.archive = Some(archive_backend(v2, name, &mut warnings)?);
         }
     }
+
+    // Health check and expvar: each runs only when listed in `service.extensions`.
+    config.admin.health_endpoint = match v2.healthcheck() {
+        None => None,
+        Some(h) => {
+            let base = "extensions.healthcheckv2";
+            let (path, ep) = match (&h.endpoint, &h.http.endpoint) {
+                (Some(legacy), _) if !h.use_v2 => (format!("{base}.endpoint"), Some(legacy)),
+                (_, ep) => (format!("{base}.http.endpoint"), ep.as_ref()),
+            };
+            match ep {
+                Some(ep) => Some(endpoint_at(path, ep)?),
+                None => Config::default().admin.health_endpoint,
+            }
+        }
+    };
+    config.admin.expvar_endpoint = match v2.expvar() {
+        None => None,
+        Some((id, e)) => match &e.endpoint {
+            Some(ep) => Some(endpoint_at(format!("extensions.{id}.endpoint"), ep)?),
+            None => Config::default().admin.expvar_endpoint,
+        },
+    };
 
     // Our own Prometheus metrics.
     let m = &v2.service.telemetry.metrics;
@@ -367,6 +416,41 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
     } else if let Some(addr) = &m.address {
         config.admin.metrics_endpoint =
             endpoint_at("service.telemetry.metrics.address".into(), addr)?;
+    }
+
+    // Remote sampling: served only when the extension runs, as in Jaeger v2.
+    let sampling = v2.active_extensions().find_map(|(id, e)| match e {
+        Extension::RemoteSampling(r) => Some((id, r)),
+        _ => None,
+    });
+    match sampling {
+        None => {
+            config.sampling.http_endpoint = None;
+            config.sampling.grpc_endpoint = None;
+        }
+        Some((id, r)) => {
+            let base = format!("extensions.{id}");
+            if let Some(ep) = &r.http.endpoint {
+                config.sampling.http_endpoint =
+                    Some(endpoint_at(format!("{base}.http.endpoint"), ep)?);
+            }
+            if let Some(ep) = &r.grpc.endpoint {
+                config.sampling.grpc_endpoint =
+                    Some(endpoint_at(format!("{base}.grpc.endpoint"), ep)?);
+            }
+            if let Some(f) = &r.file {
+                config.sampling.strategies_file =
+                    f.path.as_ref().filter(|p| !p.is_empty()).map(PathBuf::from);
+                config.sampling.reload_interval = f.reload_interval.0;
+                config.sampling.default_sampling_probability = f.default_sampling_probability;
+            }
+            if r.adaptive.is_some() {
+                warnings.push(format!(
+                    "{base}.adaptive: adaptive sampling is not implemented; every service gets probabilistic sampling at {}",
+                    config.sampling.default_sampling_probability
+                ));
+            }
+        }
     }
 
     // The storage exporter's queue in front of storage.
@@ -398,6 +482,235 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
         ephemeral_storage,
         warnings,
     })
+}
+
+/// The listeners of the receivers in `traces` pipelines. A receiver that no traces
+/// pipeline uses, or a protocol absent from its `protocols`, does not listen; a present
+/// protocol without `endpoint` listens on its default port on all interfaces.
+fn receivers(
+    v2: &JaegerV2Config,
+    config: &mut Config,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let defaults = Config::default();
+    config.otlp.grpc_endpoint = None;
+    config.otlp.http_endpoint = None;
+    config.jaeger = crate::JaegerReceiverConfig {
+        grpc_endpoint: None,
+        thrift_http_endpoint: None,
+        thrift_compact_endpoint: None,
+        thrift_binary_endpoint: None,
+    };
+    config.zipkin.endpoint = None;
+    let listen = |path: String, ep: Option<&String>, default: Option<SocketAddr>| match ep {
+        Some(ep) => endpoint_at(path, ep).map(Some),
+        None => Ok(default),
+    };
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (id, r) in v2.trace_receivers() {
+        let ty = r.type_name();
+        if seen.contains(&ty) && ty != "nop" {
+            warnings.push(format!(
+                "receivers.{id}: only the first {ty} receiver of the traces pipelines runs"
+            ));
+            continue;
+        }
+        seen.push(ty);
+        let base = format!("receivers.{id}.protocols");
+        match r {
+            Receiver::Otlp(otlp) => {
+                if let Some(g) = &otlp.protocols.grpc {
+                    config.otlp.grpc_endpoint = listen(
+                        format!("{base}.grpc.endpoint"),
+                        g.endpoint.as_ref(),
+                        defaults.otlp.grpc_endpoint,
+                    )?;
+                    if let Some(m) = g.max_recv_msg_size_mib {
+                        config.otlp.max_grpc_message_bytes = mib(m);
+                    }
+                    config.otlp.grpc_tls =
+                        tls_files(&format!("{base}.grpc.tls"), g.tls.as_ref(), warnings)?;
+                }
+                if let Some(h) = &otlp.protocols.http {
+                    config.otlp.http_endpoint = listen(
+                        format!("{base}.http.endpoint"),
+                        h.endpoint.as_ref(),
+                        defaults.otlp.http_endpoint,
+                    )?;
+                    if let Some(n) = h.max_request_body_size {
+                        config.otlp.max_request_body_bytes =
+                            usize::try_from(n).unwrap_or(usize::MAX);
+                    }
+                    config.otlp.http_tls =
+                        tls_files(&format!("{base}.http.tls"), h.tls.as_ref(), warnings)?;
+                }
+            }
+            Receiver::Jaeger(j) => {
+                let p = &j.protocols;
+                let d = &defaults.jaeger;
+                if let Some(g) = &p.grpc {
+                    config.jaeger.grpc_endpoint = listen(
+                        format!("{base}.grpc.endpoint"),
+                        g.endpoint.as_ref(),
+                        d.grpc_endpoint,
+                    )?;
+                }
+                if let Some(h) = &p.thrift_http {
+                    config.jaeger.thrift_http_endpoint = listen(
+                        format!("{base}.thrift_http.endpoint"),
+                        h.endpoint.as_ref(),
+                        d.thrift_http_endpoint,
+                    )?;
+                }
+                if let Some(u) = &p.thrift_compact {
+                    config.jaeger.thrift_compact_endpoint = listen(
+                        format!("{base}.thrift_compact.endpoint"),
+                        u.endpoint.as_ref(),
+                        d.thrift_compact_endpoint,
+                    )?;
+                }
+                if let Some(u) = &p.thrift_binary {
+                    config.jaeger.thrift_binary_endpoint = listen(
+                        format!("{base}.thrift_binary.endpoint"),
+                        u.endpoint.as_ref(),
+                        d.thrift_binary_endpoint,
+                    )?;
+                }
+            }
+            Receiver::Zipkin(z) => {
+                config.zipkin.endpoint = listen(
+                    format!("receivers.{id}.endpoint"),
+                    z.endpoint.as_ref(),
+                    defaults.zipkin.endpoint,
+                )?;
+            }
+            Receiver::Kafka(_) => warnings.push(format!(
+                "receivers.{id}: the Kafka receiver is not supported yet; it reads nothing"
+            )),
+            Receiver::Nop(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A server `tls` block as the files the process loads: `cert_file` and `key_file` are
+/// required; settings not acted on yet are start-up warnings.
+fn tls_files(
+    path: &str,
+    tls: Option<&super::common::TlsServerConfig>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<crate::TlsFiles>, ConfigError> {
+    let Some(t) = tls else { return Ok(None) };
+    if t.cert_pem.is_some() || t.key_pem.is_some() {
+        return Err(ConfigError::invalid(
+            path,
+            "inline cert_pem/key_pem are not supported yet; use cert_file and key_file",
+        ));
+    }
+    let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
+        return Err(ConfigError::invalid(
+            path,
+            "cert_file and key_file are both required",
+        ));
+    };
+    let ignored: Vec<&str> = [
+        ("ca_file", t.ca_file.is_some()),
+        ("ca_pem", t.ca_pem.is_some()),
+        ("client_ca_file", t.client_ca_file.is_some()),
+        ("min_version", t.min_version.is_some()),
+        ("max_version", t.max_version.is_some()),
+        ("cipher_suites", !t.cipher_suites.is_empty()),
+        ("curve_preferences", !t.curve_preferences.is_empty()),
+        ("reload_interval", t.reload_interval.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    if !ignored.is_empty() {
+        warnings.push(format!(
+            "{path}: {} not acted on yet (no client certificates; rustls' default versions and suites)",
+            ignored.join(", ")
+        ));
+    }
+    Ok(Some(crate::TlsFiles {
+        cert_file: PathBuf::from(cert),
+        key_file: PathBuf::from(key),
+    }))
+}
+
+/// `jaeger_query.storage.traces_archive`: a memory or badger backend of its own.
+fn archive_backend(
+    v2: &JaegerV2Config,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<crate::ArchiveConfig, ConfigError> {
+    let path = format!("extensions.jaeger_storage.backends.{name}");
+    let backend = v2
+        .backend(name)
+        .ok_or_else(|| ConfigError::UndefinedStorage {
+            path: "extensions.jaeger_query.storage.traces_archive".into(),
+            what: "storage backend",
+            name: name.to_string(),
+            section: "extensions.jaeger_storage.backends",
+            defined: v2
+                .jaeger_storage()
+                .map(|s| s.backends.keys().cloned().collect())
+                .unwrap_or_default(),
+        })?;
+    match backend.kind() {
+        Some(BackendKind::Memory) => {
+            let m = backend.memory.as_ref().expect("kind() said memory");
+            Ok(crate::ArchiveConfig {
+                kind: StorageKind::Memory,
+                data_dir: None,
+                max_traces: usize::try_from(m.max_traces).unwrap_or(usize::MAX),
+                cassandra: None,
+            })
+        }
+        Some(BackendKind::Badger) => {
+            let b = backend.badger.as_ref().expect("kind() said badger");
+            let dir = if b.ephemeral {
+                std::env::temp_dir().join(format!(
+                    "jaeger-badger-archive-ephemeral-{}",
+                    std::process::id()
+                ))
+            } else {
+                match &b.directories.keys {
+                    Some(k) => PathBuf::from(k),
+                    None => {
+                        return Err(ConfigError::invalid(
+                            format!("{path}.badger.directories.keys"),
+                            "an archive store needs a directory of its own".to_string(),
+                        ));
+                    }
+                }
+            };
+            warnings.push(format!(
+                "{path}.badger.ttl is not applied to the archive: archived traces are kept"
+            ));
+            Ok(crate::ArchiveConfig {
+                kind: StorageKind::Embedded,
+                data_dir: Some(dir),
+                max_traces: 0,
+                cassandra: None,
+            })
+        }
+        Some(BackendKind::Cassandra) => Ok(crate::ArchiveConfig {
+            kind: StorageKind::Cassandra,
+            data_dir: None,
+            max_traces: 0,
+            cassandra: backend.cassandra.clone(),
+        }),
+        Some(kind) => Err(ConfigError::UnsupportedBackend {
+            path,
+            kind: kind.as_str(),
+        }),
+        None => Err(ConfigError::BackendKind {
+            path,
+            found: backend.kinds().iter().map(|k| k.as_str()).collect(),
+            valid: &["memory", "badger"],
+        }),
+    }
 }
 
 #[cfg(test)]

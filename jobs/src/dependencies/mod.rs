@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use datafusion::execution::memory_pool::{FairSpillPool, UnboundedMemoryPool};
@@ -60,6 +61,8 @@ pub enum JobError {
     WorkerLost,
     #[error("the run was cancelled")]
     Cancelled,
+    #[error("a run of the window [{start}, {end}) is already in progress in this process")]
+    AlreadyRunning { start: UnixNanos, end: UnixNanos },
     #[error(
         "{0} distinct service and peer.service names in one window; at most 2^29 are supported"
     )]
@@ -94,6 +97,30 @@ pub struct DependenciesJobOptions {
     pub large_trace_spans: u64,
     /// Where spill files go; the system temp dir when `None`.
     pub spill_dir: Option<PathBuf>,
+    /// Live counters for a progress display; `None` when nobody watches.
+    pub progress: Option<ProgressHandle>,
+}
+
+/// Live counters of a run, updated as it goes (for a progress bar or log lines).
+#[derive(Debug, Default)]
+pub struct JobProgress {
+    /// Spans handed over by the scan so far.
+    pub spans_scanned: AtomicU64,
+    /// DataFusion runs planned (known once the scan ended) and finished.
+    pub runs_total: AtomicU64,
+    pub runs_done: AtomicU64,
+    /// Calls counted by the finished runs.
+    pub calls_found: AtomicU64,
+}
+
+/// A shared [`JobProgress`]; two handles are equal when they share the counters.
+#[derive(Clone, Debug, Default)]
+pub struct ProgressHandle(pub Arc<JobProgress>);
+
+impl PartialEq for ProgressHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Default for DependenciesJobOptions {
@@ -110,6 +137,7 @@ impl Default for DependenciesJobOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             large_trace_spans: 100_000,
             spill_dir: None,
+            progress: None,
         }
     }
 }
@@ -123,9 +151,11 @@ impl DependenciesJobOptions {
         })
     }
 
-    /// Input bytes of one DataFusion run: a hash join's tables take a few times its input.
+    /// Input bytes of one DataFusion run: a hash join's tables take a few times its input,
+    /// and `threads` runs share the pool.
     fn run_budget(&self) -> usize {
-        self.memory_limit_bytes.map_or(usize::MAX, |m| m / 4)
+        self.memory_limit_bytes
+            .map_or(usize::MAX, |m| m / 4 / self.threads.max(1))
     }
 }
 
@@ -246,6 +276,9 @@ pub async fn run_dependencies_job(
     opts: &DependenciesJobOptions,
 ) -> Result<JobSummary, JobError> {
     let started = Instant::now();
+    // Keyed by the link store too: other stores (tests, archive) may run the same window.
+    let store_key = Arc::as_ptr(&store) as *const () as usize;
+    let _running = WindowGuard::acquire((store_key, opts.start, opts.end))?;
     let DerivedLinks { links, mut summary } = derive_links(reader, opts).await?;
     store
         .write_dependencies(opts.start, opts.end, links)
@@ -261,6 +294,39 @@ pub async fn run_dependencies_job(
         "{summary}"
     );
     Ok(summary)
+}
+
+/// Windows being processed in this process: two runs of one window never overlap (the
+/// second would replace the first one's links with the same ones, doing the work twice).
+type RunKey = (usize, UnixNanos, UnixNanos);
+
+static RUNNING: std::sync::Mutex<Vec<RunKey>> = std::sync::Mutex::new(Vec::new());
+
+struct WindowGuard(RunKey);
+
+impl WindowGuard {
+    fn acquire(key: RunKey) -> Result<Self, JobError> {
+        let mut running = RUNNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running.contains(&key) {
+            return Err(JobError::AlreadyRunning {
+                start: key.1,
+                end: key.2,
+            });
+        }
+        running.push(key);
+        Ok(Self(key))
+    }
+}
+
+impl Drop for WindowGuard {
+    fn drop(&mut self) {
+        let mut running = RUNNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.retain(|w| *w != self.0);
+    }
 }
 
 /// Scans the window and derives its links without writing them.
@@ -349,6 +415,10 @@ fn derive_on_thread(
     });
     while let Some(chunk) = rx.blocking_recv() {
         partitioner.add_chunk(&chunk)?;
+        if let Some(p) = &opts.progress {
+            p.0.spans_scanned
+                .store(partitioner.counters.spans_read, Ordering::Relaxed);
+        }
     }
     if abort.load(std::sync::atomic::Ordering::SeqCst) {
         // The scan failed (its error is what the caller reports) or the caller gave up.
@@ -369,11 +439,14 @@ fn derive_on_thread(
     let plan_opts = PlanOptions {
         peer_service: opts.peer_service,
         large_trace_spans: opts.large_trace_spans,
-        threads: opts.threads.max(1),
         batch_size: 8192,
         memory_limit: opts.memory_limit_bytes,
     };
-    let runs = group_into_runs(finished.partitions, opts.run_budget());
+    let threads = opts.threads.max(1);
+    let runs = group_into_runs(finished.partitions, opts.run_budget(), threads);
+    if let Some(p) = &opts.progress {
+        p.0.runs_total.store(runs.len() as u64, Ordering::Relaxed);
+    }
     let mut tally = Tally::default();
     let mut summary = JobSummary {
         window_start: opts.start,
@@ -381,30 +454,27 @@ fn derive_on_thread(
         spilled_bytes: finished.spilled_bytes,
         ..JobSummary::default()
     };
-    runtime.block_on(async {
-        for run in runs {
-            if abort.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(JobError::Cancelled);
-            }
-            let mut spans = Vec::new();
-            let mut links = Vec::new();
-            for part in run {
-                let (mut s, mut l) = part.load()?;
-                spans.append(&mut s);
-                links.append(&mut l);
-            }
-            let result = plan::run_plan(&df_runtime, spans, links, &plan_opts).await?;
-            summary.runs += 1;
-            summary.split_runs += result.splits;
-            summary.sort_merge_runs += result.sort_merge_runs;
-            summary.traces += result.traces;
-            summary.large_traces += result.large_traces;
-            for row in result.rows {
-                tally.add(&row, opts.keep_self_calls);
-            }
+    let results = runtime.block_on(run_concurrently(
+        runs,
+        threads,
+        df_runtime,
+        plan_opts,
+        abort,
+        opts.progress.clone(),
+    ))?;
+    for result in results {
+        summary.runs += 1;
+        summary.split_runs += result.splits;
+        summary.sort_merge_runs += result.sort_merge_runs;
+        summary.traces += result.traces;
+        summary.large_traces += result.large_traces;
+        for row in result.rows {
+            tally.add(&row, opts.keep_self_calls);
         }
-        Ok::<(), JobError>(())
-    })?;
+    }
+    // Dropping the runtime here, after every run finished or was aborted, never waits on
+    // a stuck task.
+    drop(runtime);
 
     summary.scan_duration = scan_duration;
     summary.plan_duration = started.elapsed() - scan_duration;
@@ -415,6 +485,59 @@ fn derive_on_thread(
     summary.spans_without_service = c.spans_without_service;
     let links = tally.finish(&finished.interner, &mut summary);
     Ok(DerivedLinks { links, summary })
+}
+
+/// Runs the plans of `runs` on the job's runtime, at most `threads` at once (each plan is
+/// single-partition, so this is where the job's parallelism comes from). The first error
+/// aborts the others.
+async fn run_concurrently(
+    runs: Vec<Vec<rows::PartitionData>>,
+    threads: usize,
+    df_runtime: Arc<RuntimeEnv>,
+    plan_opts: PlanOptions,
+    abort: &std::sync::atomic::AtomicBool,
+    progress: Option<ProgressHandle>,
+) -> Result<Vec<plan::RunResult>, JobError> {
+    let mut pending = runs.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut results = Vec::new();
+    loop {
+        while tasks.len() < threads {
+            let Some(run) = pending.next() else { break };
+            if abort.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(JobError::Cancelled);
+            }
+            let df_runtime = df_runtime.clone();
+            let plan_opts = plan_opts.clone();
+            tasks.spawn(async move {
+                let mut spans = Vec::new();
+                let mut links = Vec::new();
+                for part in run {
+                    // Spill files are small sequential reads; not worth a blocking thread.
+                    let (mut s, mut l) = part.load()?;
+                    spans.append(&mut s);
+                    links.append(&mut l);
+                }
+                plan::run_plan(&df_runtime, spans, links, &plan_opts).await
+            });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            return Ok(results);
+        };
+        // A panicking plan is a bug in DataFusion or here; report it as a lost worker.
+        let result = joined.map_err(|_| JobError::WorkerLost)??;
+        if let Some(p) = &progress {
+            let calls: u64 = result
+                .rows
+                .iter()
+                .filter(|r| matches!(r.outcome, outcome::EDGE | outcome::SHARED | outcome::PEER))
+                .map(|r| r.count)
+                .sum();
+            p.0.calls_found.fetch_add(calls, Ordering::Relaxed);
+            p.0.runs_done.fetch_add(1, Ordering::Relaxed);
+        }
+        results.push(result);
+    }
 }
 
 fn datafusion_runtime(

@@ -58,7 +58,6 @@ pub(crate) mod outcome {
 pub(crate) struct PlanOptions {
     pub peer_service: bool,
     pub large_trace_spans: u64,
-    pub threads: usize,
     pub batch_size: usize,
     pub memory_limit: Option<usize>,
 }
@@ -281,8 +280,13 @@ fn session(
     opts: &PlanOptions,
     prefer_hash_join: bool,
 ) -> SessionContext {
+    // One partition per plan: no `RepartitionExec`. DataFusion 55's repartition spills to a
+    // shared spill pool when the memory pool refuses, and under a tight pool its reader can
+    // wait on a file no writer will finish while the writers wait on it (every thread
+    // parked, the run hangs). The rows are already hash partitioned by trace, so the job
+    // gets its parallelism by running several runs at once instead (`run_concurrently`).
     let mut config = SessionConfig::new()
-        .with_target_partitions(opts.threads.max(1))
+        .with_target_partitions(1)
         .with_batch_size(opts.batch_size.max(1024));
     let options = config.options_mut();
     options.optimizer.prefer_hash_join = prefer_hash_join;
@@ -446,11 +450,11 @@ async fn attempt(
     prefer_hash_join: bool,
 ) -> Result<RunResult, JobError> {
     let ctx = session(runtime, opts, prefer_hash_join);
-    register(&ctx, spans, links, opts.threads)?;
-    let rows = run_links(&ctx, opts.peer_service, opts.threads).await?;
+    register(&ctx, spans, links, 1)?;
+    let rows = run_links(&ctx, opts.peer_service, 1).await?;
     drop(ctx);
     let ctx = session(runtime, opts, prefer_hash_join);
-    register(&ctx, spans, &[], opts.threads)?;
+    register(&ctx, spans, &[], 1)?;
     let (traces, large_traces) = run_traces(&ctx, opts.large_trace_spans).await?;
     Ok(RunResult {
         rows,

@@ -544,11 +544,16 @@ pub(crate) struct Finished {
     pub spilled_bytes: u64,
 }
 
-/// Groups consecutive partitions into runs of at most `budget` bytes (at least one each).
+/// Groups consecutive partitions into runs of at most `budget` bytes (at least one
+/// partition each), and into at least `parallel` runs when there are enough partitions, so
+/// that runs executed side by side keep every thread busy.
 pub(crate) fn group_into_runs(
     partitions: Vec<PartitionData>,
     budget: usize,
+    parallel: usize,
 ) -> Vec<Vec<PartitionData>> {
+    let total: usize = partitions.iter().map(|p| p.bytes).sum();
+    let budget = budget.min(total.div_ceil(parallel.max(1)).max(1));
     let mut runs: Vec<Vec<PartitionData>> = Vec::new();
     let mut current: Vec<PartitionData> = Vec::new();
     let mut current_bytes = 0usize;
@@ -701,11 +706,18 @@ mod tests {
             files: None,
             bytes,
         };
-        let runs = group_into_runs(vec![part(5), part(0), part(5), part(20), part(1)], 10);
+        let runs = group_into_runs(vec![part(5), part(0), part(5), part(20), part(1)], 10, 1);
         let sizes: Vec<Vec<usize>> = runs
             .iter()
             .map(|r| r.iter().map(|p| p.bytes).collect())
             .collect();
         assert_eq!(sizes, vec![vec![5, 5], vec![20], vec![1]]);
+        // Two threads: the 31 bytes are cut into runs of at most 16.
+        let runs = group_into_runs(vec![part(5), part(5), part(5), part(5), part(11)], 100, 2);
+        let sizes: Vec<Vec<usize>> = runs
+            .iter()
+            .map(|r| r.iter().map(|p| p.bytes).collect())
+            .collect();
+        assert_eq!(sizes, vec![vec![5, 5, 5], vec![5, 11]]);
     }
 }

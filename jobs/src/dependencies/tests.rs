@@ -335,8 +335,80 @@ async fn run_case(name: &str, case: &Case, partitions: usize, memory_limit: Opti
     check_summary(name, case, &summary);
 }
 
+/// Where a golden case's spans are read from.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    /// Written to the memory store, read back with its `scan_spans`.
+    Memory,
+    /// Written to the embedded store (a temp dir), read back with its `scan_spans`.
+    Embedded,
+}
+
+/// Runs a golden case through a real store: spans written through `write_spans`, read
+/// back by the job through `scan_spans`, links written to and read from the same store.
+async fn run_case_on_store(name: &str, case: &Case, backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = match backend {
+        Backend::Memory => jaeger_storage::Storage::from_backend(MemoryStore::new(1_000_000)),
+        Backend::Embedded => jaeger_storage::Storage::from_backend(
+            jaeger_storage::embedded::EmbeddedStore::open(
+                jaeger_storage::embedded::EmbeddedStoreConfig::new(dir.path()),
+            )
+            .expect("embedded store opens"),
+        ),
+    };
+    // Several write batches, so a trace's spans are stored apart.
+    for batch in case.spans.chunks(7) {
+        storage
+            .writer
+            .write_spans(batch.to_vec())
+            .await
+            .expect("write spans");
+    }
+    let summary = run_dependencies_job(
+        storage.reader.clone(),
+        storage.dependencies.clone(),
+        &case.opts,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name} ({backend:?}): {e}"));
+    let mut stored = storage
+        .dependencies
+        .get_dependencies(BASE + DAY_NANOS, DAY_NANOS)
+        .await
+        .expect("read links");
+    stored.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
+    assert_eq!(stored, case.links, "{name} ({backend:?})\n{summary}");
+    // A store's scan never hands out spans outside the window: the job sees none.
+    let mut expected = Case {
+        spans: vec![],
+        opts: case.opts.clone(),
+        links: case.links.clone(),
+        counts: case.counts.clone(),
+    };
+    for (counter, value) in expected.counts.iter_mut() {
+        if counter == "spans_outside_window" {
+            *value = 0;
+        }
+    }
+    // A store keeps a span written twice once (memory) or may hand it out twice
+    // (embedded): `spans_read` is the store's business, the links are not.
+    expected
+        .counts
+        .retain(|(counter, _)| counter != "spans_read");
+    check_summary(&format!("{name} ({backend:?})"), &expected, &summary);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn golden_cases() {
+async fn golden_cases_through_the_memory_and_embedded_stores() {
+    for (name, case) in golden_files() {
+        for backend in [Backend::Memory, Backend::Embedded] {
+            run_case_on_store(&name, &case, backend).await;
+        }
+    }
+}
+
+fn golden_files() -> Vec<(String, Case)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dependencies");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("golden dir")
@@ -349,13 +421,23 @@ async fn golden_cases() {
         "golden files missing in {}",
         dir.display()
     );
-    for path in files {
-        let name = path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .to_string();
-        let case = parse_case(&std::fs::read_to_string(&path).expect("read golden"));
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string();
+            let case = parse_case(&std::fs::read_to_string(&path).expect("read golden"));
+            (name, case)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_cases() {
+    for (name, case) in golden_files() {
         // One partition, and many: routing by trace must not change a single count.
         run_case(&name, &case, 1, None).await;
         run_case(&name, &case, 7, None).await;
@@ -548,6 +630,31 @@ async fn an_empty_window_is_an_error_and_an_empty_scan_writes_no_links() {
         .expect("empty run");
     assert_eq!(summary.spans_read, 0);
     assert_eq!(summary.links_written, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_already_running_against_a_store_is_refused() {
+    let store = MemoryStore::new(10);
+    let store_key = Arc::as_ptr(&(store.clone() as Arc<dyn DependencyStore>)) as *const () as usize;
+    let _first = WindowGuard::acquire((store_key, BASE, BASE + DAY_NANOS)).expect("first run");
+    let reader = Arc::new(VecReader::new(vec![]));
+    let opts = DependenciesJobOptions {
+        start: BASE,
+        end: BASE + DAY_NANOS,
+        ..Default::default()
+    };
+    let err = run_dependencies_job(reader.clone(), store.clone(), &opts)
+        .await
+        .expect_err("same window, same store");
+    assert!(matches!(err, JobError::AlreadyRunning { .. }), "{err}");
+    // Another store, or the same store once the first run ended, is fine.
+    run_dependencies_job(reader.clone(), MemoryStore::new(10), &opts)
+        .await
+        .expect("another store");
+    drop(_first);
+    run_dependencies_job(reader, store, &opts)
+        .await
+        .expect("after the first run ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

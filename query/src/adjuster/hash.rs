@@ -3,7 +3,7 @@
 //! span is delivered twice. Runs after `SortCollections`, so attribute order does not
 //! make copies look different.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use jaeger_model::Trace;
 use jaeger_model::otlp::{InstrumentationScope, KeyValue, Resource, Span};
@@ -21,16 +21,16 @@ impl Adjuster for DeduplicateSpans {
 
     fn adjust(&self, trace: &mut Trace) {
         // Equal encodings imply equal span ids, so only spans whose id occurs more than
-        // once can be copies: the others need no hashing (most traces have none).
-        let mut ids: HashMap<&[u8], u32> = HashMap::with_capacity(trace.span_count());
-        for s in trace.spans() {
-            *ids.entry(s.span.span_id.as_slice()).or_default() += 1;
-        }
+        // once can be copies: the others need no hashing (most traces have none). A
+        // sorted list finds repeats several times faster than a hash map.
+        let mut ids: Vec<&[u8]> = trace.spans().map(|s| s.span.span_id.as_slice()).collect();
+        ids.sort_unstable();
         let shared: HashSet<Vec<u8>> = ids
-            .into_iter()
-            .filter(|(_, n)| *n > 1)
-            .map(|(id, _)| id.to_vec())
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0].to_vec())
             .collect();
+        drop(ids);
         if shared.is_empty() {
             return;
         }

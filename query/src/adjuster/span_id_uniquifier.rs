@@ -25,19 +25,23 @@ impl Adjuster for DeduplicateClientServerSpanIDs {
     fn adjust(&self, trace: &mut Trace) {
         let client = SpanKind::Client as i32;
         let server = SpanKind::Server as i32;
-        let mut used: HashSet<SpanId> = HashSet::new();
-        let mut shared_with_client: HashSet<SpanId> = HashSet::new();
+        // Cheap exit first, without hashing every span: only a server span whose id a
+        // client span also has needs work (sorted lists, then a merge).
+        let mut clients: Vec<SpanId> = Vec::new();
+        let mut servers: Vec<SpanId> = Vec::new();
         for s in trace.spans() {
-            let id = s.span_id();
-            used.insert(id);
             if s.span.kind == client {
-                shared_with_client.insert(id);
+                clients.push(s.span_id());
+            } else if s.span.kind == server {
+                servers.push(s.span_id());
             }
         }
-        // Cheap exit: no client span means nothing to do.
-        if shared_with_client.is_empty() {
+        clients.sort_unstable();
+        if !servers.iter().any(|id| clients.binary_search(id).is_ok()) {
             return;
         }
+        let shared_with_client: HashSet<SpanId> = clients.into_iter().collect();
+        let used: HashSet<SpanId> = trace.spans().map(|s| s.span_id()).collect();
 
         let mut max_used: u64 = 0;
         let mut old_to_new: HashMap<SpanId, SpanId> = HashMap::new();

@@ -9,6 +9,7 @@
 
 mod chunk;
 mod keys;
+mod scan;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -839,6 +840,17 @@ impl SpanReader for EmbeddedStore {
 
     async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
         Ok(self.inner.operations(query))
+    }
+
+    async fn scan_spans(
+        &self,
+        start: UnixNanos,
+        end: UnixNanos,
+        sink: tokio::sync::mpsc::Sender<Vec<ResourceSpans>>,
+    ) -> Result<()> {
+        // Sequential reads and decompression: a blocking thread, throttled by the sink.
+        self.blocking(move |s| scan::scan_spans(s, start, end, &sink))
+            .await
     }
 }
 
