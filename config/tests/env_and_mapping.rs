@@ -489,3 +489,50 @@ fn tls_blocks_map_to_files() {
         "receivers.otlp.protocols.grpc.tls: cert_file and key_file are both required"
     );
 }
+
+#[test]
+fn dependencies_extension_schedules_the_job_in_process() {
+    let listed = |body: &str| {
+        config(MEMORY, body).replace(
+            "  extensions: [jaeger_storage, jaeger_query]",
+            "  extensions: [jaeger_storage, jaeger_query, dependencies]",
+        )
+    };
+    let yaml = listed(
+        "  dependencies:\n    schedule: \"0 */15 * * * *\"\n    lookback: 15m\n    memory_limit_mib: 512",
+    );
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    let d = &c.runtime.dependencies;
+    assert_eq!(d.schedule.as_deref(), Some("0 */15 * * * *"));
+    assert_eq!(d.lookback, Duration::from_secs(15 * 60));
+    assert_eq!(d.memory_limit_bytes, Some(512 << 20));
+
+    // Defaults: the previous UTC day, unbounded memory.
+    let c = load_str_with_env(
+        &listed("  dependencies:\n    schedule: \"0 5 0 * * *\""),
+        &no_env,
+    )
+    .expect("loads");
+    assert_eq!(c.runtime.dependencies.lookback, Duration::from_secs(86_400));
+    assert_eq!(c.runtime.dependencies.memory_limit_bytes, None);
+
+    // Defined but not listed: no job.
+    let yaml = config(MEMORY, "  dependencies:\n    schedule: \"0 5 0 * * *\"");
+    let c = load_str_with_env(&yaml, &no_env).expect("loads");
+    assert_eq!(c.runtime.dependencies.schedule, None);
+
+    // A schedule is required; unknown keys name their path.
+    let e = load_str_with_env(&listed("  dependencies:\n    lookback: 1h"), &no_env)
+        .expect_err("no schedule");
+    assert!(
+        e.to_string()
+            .contains("extensions.dependencies.schedule: required"),
+        "{e}"
+    );
+    let e = load_str_with_env(
+        &listed("  dependencies:\n    schedule: \"* * * * * *\"\n    memory_limit: 5"),
+        &no_env,
+    )
+    .expect_err("unknown key");
+    assert!(e.to_string().contains("memory_limit"), "{e}");
+}

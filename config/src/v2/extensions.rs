@@ -1,5 +1,5 @@
 //! `extensions`: jaeger_storage, jaeger_query, healthcheckv2, remote_sampling, expvar,
-//! zpages, pprof and remote_storage.
+//! zpages, pprof and remote_storage; and `dependencies`, ours.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ component_enum! {
         "expvar" => Expvar(ExpvarExtension),
         "zpages" => Zpages(ZpagesExtension),
         "pprof" => Pprof(PprofExtension),
+        "dependencies" => Dependencies(DependenciesExtension),
     }
 }
 
@@ -267,4 +268,30 @@ pub struct PprofExtension {
     pub mutex_profile_fraction: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save_to_file: Option<String>,
+}
+
+/// `extensions.dependencies` — ours, not Jaeger's: runs the dependencies job inside the
+/// process on a cron schedule, against the process's own trace storage (the embedded
+/// store can be opened by one process only, so this is how a single binary gets its
+/// service graph without an external cron).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DependenciesExtension {
+    /// Cron expression, UTC (`sec min hour dom month dow`, or five crontab fields). Required.
+    pub schedule: String,
+    /// Window of each run: the last complete period of this length (default `24h`: the
+    /// previous UTC day).
+    pub lookback: GoDuration,
+    /// DataFusion's memory pool in MiB; 0 (the default) leaves it unbounded.
+    pub memory_limit_mib: u64,
+}
+
+impl Default for DependenciesExtension {
+    fn default() -> Self {
+        Self {
+            schedule: String::new(),
+            lookback: GoDuration::from_secs(24 * 3600),
+            memory_limit_mib: 0,
+        }
+    }
 }

@@ -105,6 +105,14 @@ impl JaegerV2Config {
         })
     }
 
+    /// The running `dependencies` extension (ours).
+    pub fn dependencies(&self) -> Option<&super::extensions::DependenciesExtension> {
+        self.active_extensions().find_map(|(_, e)| match e {
+            Extension::Dependencies(d) => Some(d),
+            _ => None,
+        })
+    }
+
     /// The running `expvar` extension and its id.
     pub fn expvar(&self) -> Option<(&str, &super::extensions::ExpvarExtension)> {
         self.active_extensions().find_map(|(id, e)| match e {
@@ -392,6 +400,14 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
             None => Config::default().admin.expvar_endpoint,
         },
     };
+
+    // The in-process dependencies job (our extension), only when listed.
+    if let Some(d) = v2.dependencies() {
+        config.dependencies.schedule = Some(d.schedule.clone());
+        config.dependencies.lookback = d.lookback.0;
+        config.dependencies.memory_limit_bytes =
+            (d.memory_limit_mib > 0).then(|| d.memory_limit_mib.saturating_mul(1024 * 1024));
+    }
 
     // Our own Prometheus metrics.
     let m = &v2.service.telemetry.metrics;

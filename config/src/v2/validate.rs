@@ -322,6 +322,17 @@ impl Checker<'_> {
                 Extension::RemoteStorage(r) => {
                     self.backend_ref(format!("{base}.storage"), &r.storage, true)
                 }
+                Extension::Dependencies(d) => {
+                    if d.schedule.trim().is_empty() {
+                        self.invalid(
+                            format!("{base}.schedule"),
+                            "required: a cron expression such as \"0 5 0 * * *\"",
+                        );
+                    }
+                    if d.lookback.0.is_zero() {
+                        self.invalid(format!("{base}.lookback"), "must be greater than 0");
+                    }
+                }
                 Extension::HealthCheckV2(_)
                 | Extension::Expvar(_)
                 | Extension::Zpages(_)
