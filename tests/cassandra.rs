@@ -8,22 +8,7 @@
 mod common;
 
 use common::{JaegerBuilder, now_micros, now_nanos};
-
-fn cassandra_addr() -> Option<String> {
-    match std::env::var("JAEGER_TEST_CASSANDRA") {
-        Ok(a) if !a.is_empty() => Some(a),
-        _ => {
-            if std::env::var("JAEGER_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
-                panic!(
-                    "JAEGER_TEST_CASSANDRA is not set but JAEGER_TEST_REQUIRE_SERVERS=1: start \
-                     Cassandra with tests/servers/cassandra/start.sh (scripts/test does)"
-                );
-            }
-            eprintln!("skipped: JAEGER_TEST_CASSANDRA is not set (see tests/servers/cassandra)");
-            None
-        }
-    }
-}
+use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
 
 /// A v2 config file on Cassandra with a fresh keyspace.
 fn config_file(dir: &std::path::Path, addr: &str, tag: &str) -> (std::path::PathBuf, String) {

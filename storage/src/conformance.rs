@@ -1992,3 +1992,22 @@ pub async fn case_scan_spans_many_chunks(storage: &Storage) {
         .expect("scan_spans kept running after the reader hung up");
     ended.expect("scan task").expect("scan_spans after hang-up");
 }
+
+/// The Cassandra test server's address from `JAEGER_TEST_CASSANDRA` (scripts/test starts
+/// it with tests/servers/cassandra/start.sh), or `None` to skip when a test is run ad hoc
+/// without one; under `JAEGER_TEST_REQUIRE_SERVERS=1` a missing server fails the test.
+pub fn cassandra_test_server() -> Option<String> {
+    match std::env::var("JAEGER_TEST_CASSANDRA") {
+        Ok(a) if !a.is_empty() => Some(a),
+        _ => {
+            if std::env::var("JAEGER_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
+                panic!(
+                    "JAEGER_TEST_CASSANDRA is not set but JAEGER_TEST_REQUIRE_SERVERS=1: start \
+                     Cassandra with tests/servers/cassandra/start.sh (scripts/test does)"
+                );
+            }
+            eprintln!("skipped: JAEGER_TEST_CASSANDRA is not set (see tests/servers/cassandra)");
+            None
+        }
+    }
+}

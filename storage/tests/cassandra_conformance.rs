@@ -12,24 +12,8 @@
 
 use jaeger_storage::Storage;
 use jaeger_storage::cassandra::{CassandraConfig, CassandraStore, SchemaOptions};
+use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
 use jaeger_storage::conformance::{Guard, Limits};
-
-/// The server under test, or `None` (skip) when run ad hoc without one.
-pub fn cassandra_addr() -> Option<String> {
-    match std::env::var("JAEGER_TEST_CASSANDRA") {
-        Ok(a) if !a.is_empty() => Some(a),
-        _ => {
-            if std::env::var("JAEGER_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
-                panic!(
-                    "JAEGER_TEST_CASSANDRA is not set but JAEGER_TEST_REQUIRE_SERVERS=1: start \
-                     Cassandra with tests/servers/cassandra/start.sh (scripts/test does)"
-                );
-            }
-            eprintln!("skipped: JAEGER_TEST_CASSANDRA is not set (see tests/servers/cassandra)");
-            None
-        }
-    }
-}
 
 fn unique_keyspace(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

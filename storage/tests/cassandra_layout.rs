@@ -8,6 +8,7 @@ use std::time::Duration;
 use jaeger_model::otlp::trace::span::SpanKind;
 use jaeger_storage::cassandra::rows::{DependencyUdt, KeyValueUdt, LogUdt, ProcessUdt, SpanRefUdt};
 use jaeger_storage::cassandra::{CassandraConfig, CassandraStore, SchemaOptions, schema};
+use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
 use jaeger_storage::conformance::{
     HOUR, MILLISECOND, MINUTE, TestSpan, batch, bool_val, bytes_val, double_val, int_val,
     reference_time, str_val, trace_id,
@@ -15,22 +16,6 @@ use jaeger_storage::conformance::{
 use jaeger_storage::{DependencyLink, DependencyStore, SpanReader, SpanWriter};
 use scylla::client::session::Session;
 use scylla::value::CqlTimestamp;
-
-fn cassandra_addr() -> Option<String> {
-    match std::env::var("JAEGER_TEST_CASSANDRA") {
-        Ok(a) if !a.is_empty() => Some(a),
-        _ => {
-            if std::env::var("JAEGER_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
-                panic!(
-                    "JAEGER_TEST_CASSANDRA is not set but JAEGER_TEST_REQUIRE_SERVERS=1: start \
-                     Cassandra with tests/servers/cassandra/start.sh (scripts/test does)"
-                );
-            }
-            eprintln!("skipped: JAEGER_TEST_CASSANDRA is not set (see tests/servers/cassandra)");
-            None
-        }
-    }
-}
 
 fn keyspace(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
