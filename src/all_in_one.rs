@@ -18,6 +18,7 @@ use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
 use jaeger_storage::memory::MemoryStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::service::Routes;
 
 /// How often the embedded store looks for partitions past retention.
 const RETENTION_SWEEP: Duration = Duration::from_secs(300);
@@ -42,6 +43,8 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = install_metrics()?;
     jaeger_ingest::metrics::describe();
+    // Every TLS file is read and checked before any port opens.
+    let tls = crate::tls::ServerTls::load(&config).await?;
 
     // Admin endpoints first, so probes see "starting" while storage recovers.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -67,7 +70,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut admin = tokio::task::JoinSet::new();
     if let Some(addr) = config.admin.health_endpoint {
         let l = bind("health check", addr).await?;
-        admin.spawn(serve_router(l, health_router(health.clone()), stopped()));
+        let router = health_router(health.clone());
+        admin.spawn(crate::tls::serve_router(
+            l,
+            tls.health.clone(),
+            router,
+            stopped(),
+        ));
     }
     let metrics_l = bind("metrics", config.admin.metrics_endpoint).await?;
     admin.spawn(serve_router(
@@ -77,12 +86,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     if let Some(addr) = config.admin.expvar_endpoint {
         let l = bind("expvar", addr).await?;
-        admin.spawn(serve_router(l, expvar_router(metrics.clone()), stopped()));
+        let router = expvar_router(metrics.clone());
+        admin.spawn(crate::tls::serve_router(
+            l,
+            tls.expvar.clone(),
+            router,
+            stopped(),
+        ));
     }
     if let Some(addr) = config.admin.http_endpoint {
         let l = bind("admin (v1 health and metrics)", addr).await?;
         let router = legacy_admin_router(health.clone(), metrics.clone());
-        admin.spawn(serve_router(l, router, stopped()));
+        admin.spawn(crate::tls::serve_router(
+            l,
+            tls.admin_http.clone(),
+            router,
+            stopped(),
+        ));
     }
 
     crate::dependencies::check_schedule(&config)?;
@@ -104,35 +124,41 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = config.otlp.grpc_endpoint {
         let l = bind("OTLP gRPC receiver", addr).await?;
         let (q, max, s) = (queue.clone(), config.otlp.max_grpc_message_bytes, stopped());
-        match &config.otlp.grpc_tls {
+        match tls.otlp_grpc.clone() {
             None => {
                 receivers.spawn(async move { Ok(serve_otlp_grpc(l, q, max, s).await?) });
             }
-            Some(files) => {
-                // gRPC is HTTP/2: axum serves the tonic service over the TLS listener.
-                let svc = jaeger_ingest::OtlpGrpcService::new(q, max);
-                let router = axum::Router::new().fallback_service(svc);
-                receivers.spawn(crate::tls::serve_router(l, files, router, s).await?);
+            Some(t) => {
+                let routes = Routes::new(jaeger_ingest::OtlpGrpcService::new(q, max));
+                receivers.spawn(crate::tls::serve_grpc(l, t, routes, s));
             }
         }
     }
     if let Some(addr) = config.otlp.http_endpoint {
         let l = bind("OTLP HTTP receiver", addr).await?;
         let (q, max, s) = (queue.clone(), config.otlp.max_request_body_bytes, stopped());
-        match &config.otlp.http_tls {
+        match tls.otlp_http.clone() {
             None => {
                 receivers.spawn(async move { Ok(serve_otlp_http(l, q, max, s).await?) });
             }
-            Some(files) => {
+            Some(t) => {
                 let router = jaeger_ingest::otlp_http_router(q, max);
-                receivers.spawn(crate::tls::serve_router(l, files, router, s).await?);
+                receivers.spawn(crate::tls::serve_router(l, Some(t), router, s));
             }
         }
     }
     if let Some(addr) = config.jaeger.grpc_endpoint {
         let l = bind("Jaeger gRPC receiver", addr).await?;
         let (q, max, s) = (queue.clone(), config.otlp.max_grpc_message_bytes, stopped());
-        receivers.spawn(async move { Ok(serve_jaeger_grpc(l, q, max, s).await?) });
+        match tls.jaeger_grpc.clone() {
+            None => {
+                receivers.spawn(async move { Ok(serve_jaeger_grpc(l, q, max, s).await?) });
+            }
+            Some(t) => {
+                let routes = Routes::new(jaeger_ingest::JaegerGrpcService::server(q, max));
+                receivers.spawn(crate::tls::serve_grpc(l, t, routes, s));
+            }
+        }
     }
     let sampling = jaeger_ingest::sampling::StrategyProvider::from_file(
         jaeger_ingest::sampling::FileProviderOptions {
@@ -147,14 +173,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = config.sampling.http_endpoint {
         let l = bind("remote sampling HTTP", addr).await?;
         let (p, s) = (sampling.clone(), stopped());
-        receivers
-            .spawn(async move { Ok(jaeger_ingest::sampling::serve_sampling_http(l, p, s).await?) });
+        match tls.sampling_http.clone() {
+            None => receivers.spawn(async move {
+                Ok(jaeger_ingest::sampling::serve_sampling_http(l, p, s).await?)
+            }),
+            Some(t) => {
+                let router = jaeger_ingest::sampling::sampling_http_router(p);
+                receivers.spawn(crate::tls::serve_router(l, Some(t), router, s))
+            }
+        };
     }
     if let Some(addr) = config.sampling.grpc_endpoint {
         let l = bind("remote sampling gRPC", addr).await?;
         let (p, s) = (sampling.clone(), stopped());
-        receivers
-            .spawn(async move { Ok(jaeger_ingest::sampling::serve_sampling_grpc(l, p, s).await?) });
+        match tls.sampling_grpc.clone() {
+            None => receivers.spawn(async move {
+                Ok(jaeger_ingest::sampling::serve_sampling_grpc(l, p, s).await?)
+            }),
+            Some(t) => {
+                // The same services as the plain port: SamplingManager and health.
+                use jaeger_ingest::sampling::SamplingGrpcService;
+                let (reporter, health) = tonic_health::server::health_reporter();
+                reporter
+                    .set_service_status(
+                        "jaeger.api_v2.SamplingManager",
+                        tonic_health::ServingStatus::Serving,
+                    )
+                    .await;
+                let routes = Routes::new(SamplingGrpcService::server(p)).add_service(health);
+                receivers.spawn(crate::tls::serve_grpc(l, t, routes, s))
+            }
+        };
     }
     if let Some(addr) = config.jaeger.thrift_http_endpoint {
         let l = bind("Jaeger Thrift HTTP receiver", addr).await?;
@@ -164,12 +213,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 .merge(jaeger_ingest::sampling::collector_sampling_router(
                     sampling.clone(),
                 ));
-        receivers.spawn(serve_router(l, router, stopped()));
+        let t = tls.jaeger_thrift_http.clone();
+        receivers.spawn(crate::tls::serve_router(l, t, router, stopped()));
     }
     if let Some(addr) = config.zipkin.endpoint {
         let l = bind("Zipkin receiver", addr).await?;
         let (q, max, s) = (queue.clone(), config.otlp.max_request_body_bytes, stopped());
-        receivers.spawn(async move { Ok(serve_zipkin(l, q, max, s).await?) });
+        match tls.zipkin.clone() {
+            None => receivers.spawn(async move { Ok(serve_zipkin(l, q, max, s).await?) }),
+            Some(t) => {
+                let router = jaeger_ingest::zipkin_router(q, max);
+                receivers.spawn(crate::tls::serve_router(l, Some(t), router, s))
+            }
+        };
     }
     for (what, addr, protocol) in [
         (
@@ -204,18 +260,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         if let Some(addr) = config.query.grpc_endpoint {
             let l = bind("query gRPC server", addr).await?;
             let (st, s) = (query_state.clone(), stopped());
-            query.spawn(async move { crate::query::serve_grpc(l, &st, s).await });
+            match tls.query_grpc.clone() {
+                None => query.spawn(async move { crate::query::serve_grpc(l, &st, s).await }),
+                Some(t) => {
+                    let grpc = jaeger_query::grpc::GrpcQueryState::from_query_state(&st);
+                    let routes = jaeger_query::grpc::routes(grpc)
+                        .await
+                        .context("query gRPC server")?;
+                    query.spawn(crate::tls::serve_grpc(l, t, routes, s))
+                }
+            };
         }
         let query_router = jaeger_query::router(query_state);
-        match &config.query.http_tls {
-            None => {
-                query.spawn(serve_router(query_l, query_router, stopped()));
-            }
-            Some(files) => {
-                let server = crate::tls::serve_router(query_l, files, query_router, stopped());
-                query.spawn(server.await?);
-            }
-        }
+        let t = tls.query_http.clone();
+        query.spawn(crate::tls::serve_router(
+            query_l,
+            t,
+            query_router,
+            stopped(),
+        ));
+    }
+
+    // Jaeger's `remote_storage` extension: this process's store for other processes.
+    if let Some(addr) = config.remote_storage.endpoint {
+        let l = bind("remote storage gRPC", addr).await?;
+        query.spawn(crate::remote_storage::serve_grpc(
+            l,
+            &config,
+            storage.clone(),
+            stopped(),
+        ));
     }
 
     health.set_ready();
@@ -330,7 +404,174 @@ pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
                 .context("opening the cassandra storage")?;
             Ok(Storage::from_backend(store))
         }
+        StorageKind::Grpc => {
+            let g = config
+                .storage
+                .grpc
+                .as_ref()
+                .context("storage kind grpc without a grpc section (--grpc-storage.server)")?;
+            crate::remote_storage::grpc_storage(g)
+        }
+        StorageKind::Elasticsearch => {
+            let e = config
+                .storage
+                .elasticsearch
+                .as_ref()
+                .context("storage kind elasticsearch without an elasticsearch section")?;
+            // Reads secret and CA files: off the runtime.
+            let section = e.clone();
+            let cfg = tokio::task::spawn_blocking(move || es_config(&section))
+                .await
+                .context("reading the elasticsearch settings panicked")??;
+            tracing::info!(
+                "storage: {} {:?}, index prefix {:?}",
+                if e.opensearch {
+                    "opensearch"
+                } else {
+                    "elasticsearch"
+                },
+                cfg.server_urls,
+                cfg.index_prefix
+            );
+            let store = jaeger_storage::elasticsearch::EsStore::open(cfg)
+                .await
+                .context("opening the elasticsearch/opensearch storage")?;
+            Ok(Storage::from_backend(store))
+        }
     }
+}
+
+/// The Elasticsearch / OpenSearch backend settings of Jaeger v2's
+/// `backends.<name>.elasticsearch` / `.opensearch` (reads the secret and CA files).
+pub fn es_config(
+    e: &jaeger_config::ElasticsearchStorage,
+) -> anyhow::Result<jaeger_storage::elasticsearch::EsConfig> {
+    use jaeger_storage::elasticsearch::{EsAuth, EsConfig, IndexSettings, Rotation, TagsAsFields};
+    let b = &e.backend;
+    let read = |path: &str| -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("reading {path}"))?
+            .trim()
+            .to_string())
+    };
+    let auth = if let Some(basic) = &b.auth.basic {
+        let password = match &basic.password_file {
+            Some(f) => read(f)?,
+            None => basic.password.clone(),
+        };
+        EsAuth::Basic {
+            username: basic.username.clone(),
+            password,
+        }
+    } else if let Some(t) = &b.auth.bearer_token {
+        match &t.file_path {
+            Some(f) => EsAuth::Bearer(read(f)?),
+            None => {
+                anyhow::bail!("auth.bearer_token needs file_path (from_context is not supported)")
+            }
+        }
+    } else if let Some(t) = &b.auth.api_key {
+        match &t.file_path {
+            Some(f) => EsAuth::ApiKey(read(f)?),
+            None => anyhow::bail!("auth.api_key needs file_path (from_context is not supported)"),
+        }
+    } else {
+        EsAuth::None
+    };
+    let ca_pem = match (&b.tls.ca_pem, &b.tls.ca_file) {
+        (Some(p), _) => Some(p.clone().into_bytes()),
+        (None, Some(f)) => {
+            Some(std::fs::read(f).with_context(|| format!("reading tls.ca_file {f}"))?)
+        }
+        _ => None,
+    };
+    let settings = |i: &jaeger_config::v2::EsIndexOptions| IndexSettings {
+        shards: i.shards,
+        replicas: i.replicas,
+        priority: i.priority,
+    };
+    let rotation = |i: &jaeger_config::v2::EsIndexOptions| {
+        let periodic = i.rotation.as_ref().and_then(|r| r.periodic.as_ref());
+        let layout = periodic
+            .map(|p| p.date_layout.clone())
+            .or_else(|| i.date_layout.clone())
+            .unwrap_or_else(|| "2006-01-02".into());
+        let freq = periodic
+            .map(|p| p.rollover_frequency.clone())
+            .or_else(|| i.rollover_frequency.clone())
+            .unwrap_or_else(|| "day".into());
+        Rotation {
+            date_layout: layout,
+            hourly: freq == "hour",
+        }
+    };
+    let manual = |i: &jaeger_config::v2::EsIndexOptions| {
+        i.rotation
+            .as_ref()
+            .is_some_and(|r| r.manual_rollover.is_some() || r.auto_rollover.is_some())
+    };
+    let taf = &b.tags_as_fields;
+    let mut include: Vec<String> = taf
+        .include
+        .as_ref()
+        .map(|l| {
+            l.0.iter()
+                .flat_map(|s| s.split(','))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(f) = &taf.config_file {
+        include.extend(
+            read(f)?
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty()),
+        );
+    }
+    // Jaeger v2 always elevates these two.
+    include.extend(["span.kind".to_string(), "error".to_string()]);
+    Ok(EsConfig {
+        server_urls: b.server_urls.0.clone(),
+        opensearch: e.opensearch,
+        version: b.version,
+        auth,
+        ca_pem,
+        insecure_skip_verify: b.tls.insecure_skip_verify,
+        custom_headers: b
+            .custom_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        http_compression: b.http_compression,
+        query_timeout: b.query_timeout.map(|d| d.0),
+        index_prefix: b.effective_index_prefix().to_string(),
+        spans: settings(&b.indices.spans),
+        services: settings(&b.indices.services),
+        span_rotation: rotation(&b.indices.spans),
+        service_rotation: rotation(&b.indices.services),
+        dependencies_rotation: rotation(&b.indices.dependencies),
+        use_aliases: b.use_aliases || manual(&b.indices.spans),
+        create_templates: b.effective_create_mappings(),
+        tags_as_fields: TagsAsFields {
+            all: taf.all,
+            include,
+            dot_replacement: taf.dot_replacement.clone(),
+        },
+        bulk_max_bytes: usize::try_from(b.bulk_processing.max_bytes).unwrap_or(usize::MAX),
+        bulk_workers: b.bulk_processing.workers.max(1) as usize,
+        drop_rejected: b.poison_pill_handling.as_deref() == Some("drop"),
+        refresh: None,
+        max_span_age: b.max_span_age.0,
+        max_trace_duration: b.max_trace_duration.0,
+        max_doc_count: usize::try_from(b.max_doc_count).unwrap_or(10_000),
+        service_cache_ttl: if b.service_cache_ttl.0.is_zero() {
+            std::time::Duration::from_secs(12 * 3600)
+        } else {
+            b.service_cache_ttl.0
+        },
+    })
 }
 
 /// The Cassandra backend settings of Jaeger v2's `backends.<name>.cassandra`.
@@ -376,7 +617,20 @@ pub fn cassandra_config(
             blacklist: list(&c.index.tag_blacklist),
             whitelist: list(&c.index.tag_whitelist),
         },
-        tls: !c.connection.tls.insecure,
+        tls: (!c.connection.tls.insecure).then(|| {
+            let t = &c.connection.tls;
+            jaeger_storage::cassandra::CassandraTls {
+                ca_file: t.ca_file.clone().map(Into::into),
+                ca_pem: t.ca_pem.clone(),
+                include_system_ca_certs_pool: t.include_system_ca_certs_pool,
+                cert_file: t.cert_file.clone().map(Into::into),
+                cert_pem: t.cert_pem.clone(),
+                key_file: t.key_file.clone().map(Into::into),
+                key_pem: t.key_pem.clone(),
+                insecure_skip_verify: t.insecure_skip_verify,
+                server_name_override: t.server_name_override.clone(),
+            }
+        }),
     }
 }
 

@@ -33,6 +33,12 @@ pub enum Role {
     /// Derive the service dependency links of a time window from the stored spans and
     /// write them back (once, or on --schedule). See docs/dependencies-job.md.
     Dependencies(crate::dependencies::DependenciesArgs),
+    /// Serve the configured storage over Jaeger's remote storage gRPC API (:17271), so
+    /// that other processes can use it through the `grpc` backend.
+    RemoteStorage(crate::remote_storage::RemoteStorageArgs),
+    /// Create or upgrade a Cassandra keyspace with Jaeger's v004 schema, or print its CQL
+    /// (--dry-run). See docs/storage-cassandra.md.
+    CassandraSchema(crate::cassandra_schema::SchemaArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +49,8 @@ pub enum StorageFlag {
     Badger,
     /// In memory, bounded by --memory.max-traces; lost on restart.
     Memory,
+    /// A remote storage server (`jaeger remote-storage`) at --grpc-storage.server.
+    Grpc,
 }
 
 /// Flags override the defaults and the config file; each also reads the env var Jaeger v1
@@ -74,6 +82,18 @@ pub struct Flags {
     /// fsync every acknowledged write (survives power loss, not just a crash).
     #[arg(long = "embedded.sync-writes", global = true)]
     pub sync_writes: Option<bool>,
+
+    /// Remote storage server (`host:port`) of the `grpc` backend.
+    #[arg(
+        long = "grpc-storage.server",
+        env = "GRPC_STORAGE_SERVER",
+        global = true
+    )]
+    pub grpc_storage_server: Option<String>,
+
+    /// Connect and call timeout of the `grpc` backend (Go duration).
+    #[arg(long = "grpc-storage.connection-timeout", env = "GRPC_STORAGE_CONNECTION_TIMEOUT", value_parser = parse_duration, global = true)]
+    pub grpc_storage_timeout: Option<std::time::Duration>,
 
     /// Traces kept by the memory backend.
     #[arg(long = "memory.max-traces", env = "MEMORY_MAX_TRACES", global = true)]
@@ -269,8 +289,9 @@ pub struct Flags {
     #[arg(long = "expvar.host-port", env = "EXPVAR_HOST_PORT", value_parser = parse_optional_host_port, global = true)]
     pub expvar: Option<Listen>,
 
-    /// Jaeger v1's TLS flags for the OTLP gRPC, OTLP HTTP and query HTTP servers: a PEM
-    /// certificate chain and key (both, or neither). `.tls.enabled=false` ignores them.
+    /// Jaeger v1's TLS flags (`--collector.grpc.tls.cert` ...) for every TCP server that
+    /// had them: a PEM certificate chain and key (both, or neither), optionally a client
+    /// CA (mTLS). `.tls.enabled=false` switches TLS off.
     #[command(flatten)]
     pub tls: TlsFlags,
 
@@ -323,7 +344,22 @@ impl Flags {
             config.storage.kind = match s {
                 StorageFlag::Embedded | StorageFlag::Badger => StorageKind::Embedded,
                 StorageFlag::Memory => StorageKind::Memory,
+                StorageFlag::Grpc => StorageKind::Grpc,
             };
+        }
+        if self.grpc_storage_server.is_some() || self.grpc_storage_timeout.is_some() {
+            let g = config.storage.grpc.get_or_insert_with(|| {
+                // Flags mean plain text, as Jaeger v1's --grpc-storage.tls.enabled=false.
+                let mut g = jaeger_config::v2::GrpcBackend::default();
+                g.tls.insecure = true;
+                g
+            });
+            if let Some(s) = &self.grpc_storage_server {
+                g.endpoint = s.clone();
+            }
+            if let Some(t) = self.grpc_storage_timeout {
+                g.timeout = jaeger_config::v2::GoDuration(t);
+            }
         }
         if let Some(d) = &self.data_dir {
             config.storage.embedded.data_dir = d.clone();
@@ -459,100 +495,23 @@ impl Flags {
                     data_dir: None,
                     max_traces: config.storage.memory.max_traces,
                     cassandra: None,
+                    elasticsearch: None,
                 }),
                 dir => Some(jaeger_config::ArchiveConfig {
                     kind: StorageKind::Embedded,
                     data_dir: Some(PathBuf::from(dir)),
                     max_traces: 0,
                     cassandra: None,
+                    elasticsearch: None,
                 }),
             };
         }
     }
 }
 
-/// `--<server>.tls.{enabled,cert,key}` as Jaeger v1 named them.
-#[derive(Debug, Args, Default)]
-pub struct TlsFlags {
-    #[arg(long = "collector.otlp.grpc.tls.enabled", global = true)]
-    pub otlp_grpc_enabled: Option<bool>,
-    #[arg(
-        long = "collector.otlp.grpc.tls.cert",
-        requires = "otlp_grpc_key",
-        global = true
-    )]
-    pub otlp_grpc_cert: Option<PathBuf>,
-    #[arg(
-        long = "collector.otlp.grpc.tls.key",
-        requires = "otlp_grpc_cert",
-        global = true
-    )]
-    pub otlp_grpc_key: Option<PathBuf>,
-    #[arg(long = "collector.otlp.http.tls.enabled", global = true)]
-    pub otlp_http_enabled: Option<bool>,
-    #[arg(
-        long = "collector.otlp.http.tls.cert",
-        requires = "otlp_http_key",
-        global = true
-    )]
-    pub otlp_http_cert: Option<PathBuf>,
-    #[arg(
-        long = "collector.otlp.http.tls.key",
-        requires = "otlp_http_cert",
-        global = true
-    )]
-    pub otlp_http_key: Option<PathBuf>,
-    #[arg(long = "query.http.tls.enabled", global = true)]
-    pub query_http_enabled: Option<bool>,
-    #[arg(
-        long = "query.http.tls.cert",
-        requires = "query_http_key",
-        global = true
-    )]
-    pub query_http_cert: Option<PathBuf>,
-    #[arg(
-        long = "query.http.tls.key",
-        requires = "query_http_cert",
-        global = true
-    )]
-    pub query_http_key: Option<PathBuf>,
-}
-
-impl TlsFlags {
-    fn apply(&self, config: &mut Config) {
-        let pick = |enabled: Option<bool>,
-                    cert: &Option<PathBuf>,
-                    key: &Option<PathBuf>,
-                    slot: &mut Option<jaeger_config::TlsFiles>| {
-            if enabled == Some(false) {
-                *slot = None;
-            } else if let (Some(cert_file), Some(key_file)) = (cert, key) {
-                *slot = Some(jaeger_config::TlsFiles {
-                    cert_file: cert_file.clone(),
-                    key_file: key_file.clone(),
-                });
-            }
-        };
-        pick(
-            self.otlp_grpc_enabled,
-            &self.otlp_grpc_cert,
-            &self.otlp_grpc_key,
-            &mut config.otlp.grpc_tls,
-        );
-        pick(
-            self.otlp_http_enabled,
-            &self.otlp_http_cert,
-            &self.otlp_http_key,
-            &mut config.otlp.http_tls,
-        );
-        pick(
-            self.query_http_enabled,
-            &self.query_http_cert,
-            &self.query_http_key,
-            &mut config.query.http_tls,
-        );
-    }
-}
+/// Jaeger v1's `--<server>.tls.{enabled,cert,key,client-ca}` flags, defined with the
+/// TLS builder they feed.
+pub use crate::tls::TlsFlags;
 
 fn trimmed(v: &[String]) -> Vec<String> {
     v.iter()
@@ -681,12 +640,14 @@ mod tests {
         c.otlp.http_tls = Some(jaeger_config::TlsFiles {
             cert_file: "/from-yaml.pem".into(),
             key_file: "/from-yaml-key.pem".into(),
+            ..Default::default()
         });
         cli.flags.apply(&mut c);
         let files = |c: &str, k: &str| {
             Some(jaeger_config::TlsFiles {
                 cert_file: c.into(),
                 key_file: k.into(),
+                ..Default::default()
             })
         };
         assert_eq!(c.otlp.grpc_tls, files("/c.pem", "/k.pem"));

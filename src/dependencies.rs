@@ -1,7 +1,7 @@
 //! `jaeger dependencies`: the dependencies job from the command line, once or on a cron
 //! schedule, and the all-in-one's in-process schedule. The job itself is `jaeger-jobs`.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -204,60 +204,88 @@ async fn run_once(
         run_dependencies_job(storage.reader.clone(), storage.dependencies.clone(), &opts).await;
     reporter.abort();
     let _ = reporter.await;
-    if std::io::stderr().is_terminal() {
-        eprintln!();
-    }
     result.context("the dependencies job failed")
 }
 
-/// Redraws a one-line bar every 200 ms on a terminal; logs a line every 10 s otherwise.
+/// An indicatif bar on a terminal (a spinner with the spans scanned while the scan runs,
+/// then a bar of the DataFusion runs); a log line every 10 s otherwise.
 async fn report_progress(p: ProgressHandle, tty: bool) {
-    let started = Instant::now();
-    let every = if tty {
-        Duration::from_millis(200)
+    if tty {
+        show_bar(p).await;
     } else {
-        Duration::from_secs(10)
+        log_lines(p).await;
+    }
+}
+
+/// What the counters say, as the bar's message and the log lines show it.
+fn progress_text(p: &ProgressHandle, secs: f64) -> (u64, u64, String) {
+    let spans = p.0.spans_scanned.load(Ordering::Relaxed);
+    let (done, total) = (
+        p.0.runs_done.load(Ordering::Relaxed),
+        p.0.runs_total.load(Ordering::Relaxed),
+    );
+    let calls = p.0.calls_found.load(Ordering::Relaxed);
+    let rate = spans as f64 / secs.max(0.001);
+    let text = if total == 0 {
+        format!("scanning: {spans} spans ({rate:.0}/s)")
+    } else {
+        format!("deriving {done}/{total} runs: {spans} spans ({rate:.0}/s), {calls} calls found")
     };
-    let mut tick = tokio::time::interval(every);
+    (done, total, text)
+}
+
+async fn show_bar(p: ProgressHandle) {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let started = Instant::now();
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let scanning = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let deriving = ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:24}] {msg}")
+        .map(|s| s.progress_chars("#>-"))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(scanning);
+    // Cleared when the job ends and this task is aborted: the summary line follows.
+    let _clear = ClearOnDrop(bar.clone());
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut in_runs = false;
+    loop {
+        tick.tick().await;
+        let (done, total, text) = progress_text(&p, started.elapsed().as_secs_f64());
+        if total > 0 {
+            if !in_runs {
+                bar.set_style(deriving.clone());
+                bar.set_length(total);
+                in_runs = true;
+            }
+            bar.set_position(done);
+        }
+        bar.set_message(text);
+        bar.tick();
+    }
+}
+
+struct ClearOnDrop(indicatif::ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+async fn log_lines(p: ProgressHandle) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
     tick.tick().await;
     loop {
         tick.tick().await;
-        let spans = p.0.spans_scanned.load(Ordering::Relaxed);
-        let (done, total) = (
-            p.0.runs_done.load(Ordering::Relaxed),
-            p.0.runs_total.load(Ordering::Relaxed),
+        let (done, total, text) = progress_text(&p, started.elapsed().as_secs_f64());
+        tracing::info!(
+            spans_scanned = p.0.spans_scanned.load(Ordering::Relaxed),
+            runs_done = done,
+            runs_total = total,
+            calls_found = p.0.calls_found.load(Ordering::Relaxed),
+            "dependencies: {text}"
         );
-        let calls = p.0.calls_found.load(Ordering::Relaxed);
-        let secs = started.elapsed().as_secs_f64().max(0.001);
-        let rate = spans as f64 / secs;
-        let stage = if total == 0 {
-            "scanning".to_string()
-        } else {
-            format!("deriving {done}/{total} runs")
-        };
-        if tty {
-            let width = 24usize;
-            let filled = if total == 0 {
-                0
-            } else {
-                (done as usize * width / total as usize).min(width)
-            };
-            let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
-            let mut err = std::io::stderr().lock();
-            let _ = write!(
-                err,
-                "\r[{bar}] {stage}: {spans} spans ({rate:.0}/s), {calls} calls found, {secs:.0}s   "
-            );
-            let _ = err.flush();
-        } else {
-            tracing::info!(
-                spans_scanned = spans,
-                runs_done = done,
-                runs_total = total,
-                calls_found = calls,
-                "dependencies: {stage}, {spans} spans ({rate:.0}/s), {calls} calls found"
-            );
-        }
     }
 }
 
@@ -319,6 +347,23 @@ mod tests {
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn progress_text_follows_the_phases() {
+        let p = ProgressHandle::default();
+        p.0.spans_scanned.store(1_000, Ordering::Relaxed);
+        let (_, total, text) = progress_text(&p, 2.0);
+        assert_eq!((total, text.as_str()), (0, "scanning: 1000 spans (500/s)"));
+        p.0.runs_total.store(8, Ordering::Relaxed);
+        p.0.runs_done.store(3, Ordering::Relaxed);
+        p.0.calls_found.store(41, Ordering::Relaxed);
+        let (done, total, text) = progress_text(&p, 2.0);
+        assert_eq!((done, total), (3, 8));
+        assert_eq!(
+            text,
+            "deriving 3/8 runs: 1000 spans (500/s), 41 calls found"
+        );
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! `jaeger`: one binary for every role. Parses flags, builds the config, starts a role.
 
 mod all_in_one;
+mod cassandra_schema;
 mod cli;
 mod dependencies;
 mod query;
+mod remote_storage;
 mod tls;
 
 use clap::Parser;
 use cli::{Cli, Role};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use jaeger_config::Config;
 use jaeger_config::v2::LoadedConfig;
 
@@ -32,6 +37,15 @@ fn main() -> std::process::ExitCode {
         }
         Some(Role::PrintConfig) => print_config(&config, file.as_ref()),
         Some(Role::Dependencies(ref args)) => dependencies::run(config, args.clone()),
+        Some(Role::RemoteStorage(ref args)) => {
+            let ephemeral = file.as_ref().is_some_and(|f| f.ephemeral_storage);
+            let result = remote_storage::run(config.clone(), args);
+            if ephemeral {
+                let _ = std::fs::remove_dir_all(&config.storage.embedded.data_dir);
+            }
+            result
+        }
+        Some(Role::CassandraSchema(ref args)) => cassandra_schema::run(config, args.clone()),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

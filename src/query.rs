@@ -126,6 +126,32 @@ async fn open_archive(a: &ArchiveConfig) -> anyhow::Result<Storage> {
                 .context("opening the cassandra archive storage")?;
             Ok(Storage::from_backend(store))
         }
+        StorageKind::Grpc => {
+            anyhow::bail!("archive storage through a grpc backend is not supported")
+        }
+        StorageKind::Elasticsearch => {
+            let e = a
+                .elasticsearch
+                .as_ref()
+                .context("an elasticsearch archive store without an elasticsearch section")?;
+            let section = e.clone();
+            let cfg = tokio::task::spawn_blocking(move || crate::all_in_one::es_config(&section))
+                .await
+                .context("reading the elasticsearch settings panicked")??;
+            tracing::info!(
+                "archive storage: {}, index prefix {:?}",
+                if e.opensearch {
+                    "opensearch"
+                } else {
+                    "elasticsearch"
+                },
+                cfg.index_prefix
+            );
+            let store = jaeger_storage::elasticsearch::EsStore::open(cfg)
+                .await
+                .context("opening the elasticsearch/opensearch archive storage")?;
+            Ok(Storage::from_backend(store))
+        }
     }
 }
 

@@ -180,3 +180,235 @@ fn collector_and_query_processes_share_a_keyspace() {
     let by_id = query.get_json(&format!("/api/traces/{trace}"), 200);
     assert_eq!(by_id["data"][0]["spans"].as_array().map(Vec::len), Some(2));
 }
+
+/// A TCP proxy in front of Cassandra that the test can cut and restore, standing in for
+/// a node that goes away (the shared test server keeps serving the other tests).
+struct CutProxy {
+    addr: std::net::SocketAddr,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl CutProxy {
+    fn start(upstream: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
+        let upstream = upstream.to_string();
+        let (d, c) = (down.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if d.load(Ordering::SeqCst) {
+                    // Down: the connection is closed at once, like a dead node's port.
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let mut list = c.lock().expect("proxy lock");
+                list.push(client.try_clone().expect("clone"));
+                list.push(server.try_clone().expect("clone"));
+                drop(list);
+                pipe(
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                pipe(server, client);
+            }
+        });
+        Self { addr, down, conns }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.conns.lock().expect("proxy lock").drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn post_status(url: &str, service: &str, trace: &str) -> (u16, Option<String>) {
+    let start = now_nanos() - 1_000_000_000;
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": [{"traceId": trace, "spanId": "00000000000000b1", "name": "op",
+            "startTimeUnixNano": start.to_string(),
+            "endTimeUnixNano": (start + 1_000_000).to_string()}]}]
+    }]});
+    match reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .timeout(std::time::Duration::from_secs(60))
+        .body(body.to_string())
+        .send()
+    {
+        Ok(r) => (
+            r.status().as_u16(),
+            r.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
+        ),
+        Err(_) => (0, None),
+    }
+}
+
+fn health_status(j: &common::Jaeger) -> u16 {
+    reqwest::blocking::get(format!("http://{}/", j.ports.health))
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+fn wait_until(what: &str, timeout_s: u64, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn cassandra_outage_is_retry_later_and_recovers_without_restart() {
+    let Some(addr) = cassandra_addr() else { return };
+    let proxy = CutProxy::start(&addr);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = config_file(dir.path(), &proxy.addr.to_string(), "outage");
+    let j = JaegerBuilder::new(&dir.path().join("c"))
+        .arg("--config")
+        .arg(file.to_str().unwrap())
+        .start();
+    let url = j.otlp_http_url();
+    assert_eq!(post_status(&url, "outage", &format!("{:032x}", 1)).0, 200);
+    assert_eq!(health_status(&j), 200);
+
+    proxy.cut();
+    // Writes are refused with "retry later" (never acknowledged and dropped), and the
+    // health check turns red.
+    let mut n = 2u32;
+    wait_until("a write during the outage answers 503", 60, || {
+        n += 1;
+        let (status, retry_after) = post_status(&url, "outage", &format!("{n:032x}"));
+        assert_ne!(
+            status, 200,
+            "a write was acknowledged while Cassandra was away"
+        );
+        status == 503 && retry_after.is_some()
+    });
+    wait_until("health reports the storage down", 30, || {
+        health_status(&j) == 503
+    });
+
+    proxy.restore();
+    wait_until("writes succeed again", 90, || {
+        n += 1;
+        post_status(&url, "outage", &format!("{n:032x}")).0 == 200
+    });
+    wait_until("health is green again", 30, || health_status(&j) == 200);
+    let v = j.get_json(&format!("/api/traces/{n:032x}"), 200);
+    assert_eq!(v["data"][0]["spans"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn cassandra_schema_subcommand_prints_and_creates_the_keyspace() {
+    let bin = env!("CARGO_BIN_EXE_jaeger");
+    let out = std::process::Command::new(bin)
+        .args(["cassandra-schema", "--dry-run", "--mode", "test"])
+        .args(["--keyspace", "jaeger_v1_test", "--trace-ttl", "172800"])
+        .output()
+        .expect("run jaeger cassandra-schema --dry-run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cql = String::from_utf8_lossy(&out.stdout);
+    assert!(cql.starts_with("CREATE KEYSPACE IF NOT EXISTS jaeger_v1_test WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'};"), "{cql}");
+    // create.sh's default window for a 2-day TTL.
+    assert!(cql.contains("'compaction_window_size': '96'"), "{cql}");
+    assert!(cql.contains("CREATE TABLE IF NOT EXISTS jaeger_v1_test.sampling_probabilities"));
+
+    let Some(addr) = cassandra_addr() else { return };
+    let ks = format!(
+        "schema_cmd_{}_{}",
+        std::process::id(),
+        now_nanos() % 1_000_000_000
+    );
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args([
+                "cassandra-schema",
+                "--servers",
+                &addr,
+                "--username",
+                "cassandra",
+            ])
+            .args([
+                "--password",
+                "cassandra",
+                "--mode",
+                "test",
+                "--keyspace",
+                &ks,
+            ])
+            .args(extra)
+            .output()
+            .expect("run jaeger cassandra-schema");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let first = run(&["--trace-ttl", "3600"]);
+    assert!(
+        first.contains(&format!("keyspace {ks}: created")),
+        "{first}"
+    );
+    let again = run(&["--trace-ttl", "7200", "--alter"]);
+    assert!(
+        again.contains("up to date") && again.contains("tables altered"),
+        "{again}"
+    );
+    // The binary then runs on the keyspace it created, without schema.create.
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = config_file(dir.path(), &addr, "schema_cmd");
+    let yaml = std::fs::read_to_string(&file).expect("config");
+    let yaml = yaml
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("keyspace:") {
+                format!("            keyspace: \"{ks}\"")
+            } else if l.trim_start().starts_with("create:") {
+                "            create: false".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&file, yaml).expect("config");
+    let j = JaegerBuilder::new(&dir.path().join("d"))
+        .arg("--config")
+        .arg(file.to_str().unwrap())
+        .start();
+    let trace = "000000000000000000000000000005c1";
+    post_spans(&j.otlp_http_url(), "schema-cmd", trace);
+    let v = j.wait_for_traces(&search("schema-cmd"), 1);
+    assert_eq!(v["data"][0]["spans"].as_array().map(Vec::len), Some(2));
+}

@@ -21,6 +21,20 @@ pub enum StorageKind {
     Memory,
     /// Cassandra with Jaeger's v004 layout (`StorageConfig::cassandra`).
     Cassandra,
+    /// Elasticsearch or OpenSearch with Jaeger's index layout (`StorageConfig::elasticsearch`).
+    Elasticsearch,
+    /// A remote storage server over gRPC (`StorageConfig::grpc`): Jaeger's `grpc` backend.
+    Grpc,
+}
+
+/// Jaeger v2's `backends.<name>.elasticsearch` or `.opensearch` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticsearchStorage {
+    /// The section was `opensearch` (templates and version detection follow it).
+    #[serde(default)]
+    pub opensearch: bool,
+    pub backend: v2::ElasticsearchBackend,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -79,6 +93,12 @@ pub struct StorageConfig {
     /// Jaeger v2's `backends.<name>.cassandra` section, when that backend is used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cassandra: Option<v2::CassandraBackend>,
+    /// The Elasticsearch / OpenSearch section, when that backend is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elasticsearch: Option<ElasticsearchStorage>,
+    /// Jaeger v2's `backends.<name>.grpc` section (remote storage), when that backend is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<v2::GrpcBackend>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,12 +121,27 @@ pub struct OtlpReceiverConfig {
 }
 
 /// TLS on a server endpoint: a PEM certificate chain and the PEM private key of its
-/// first certificate. Read at start-up; the key is never logged or printed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// first certificate; with `client_ca_file`, clients must present a certificate signed
+/// by one of its CAs (mTLS). Read at start-up; the key is never logged or printed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca_file: Option<PathBuf>,
+    /// Where the setting came from (`receivers.jaeger.protocols.grpc.tls` or
+    /// `--collector.grpc.tls`), so a bad file is reported under the key the user wrote.
+    #[serde(skip)]
+    pub key: String,
+}
+
+/// Equal when the same files are used, wherever the setting came from.
+impl PartialEq for TlsFiles {
+    fn eq(&self, o: &Self) -> bool {
+        (&self.cert_file, &self.key_file, &self.client_ca_file)
+            == (&o.cert_file, &o.key_file, &o.client_ca_file)
+    }
 }
 
 impl Default for OtlpReceiverConfig {
@@ -134,6 +169,12 @@ pub struct JaegerReceiverConfig {
     pub thrift_compact_endpoint: Option<SocketAddr>,
     /// Agent UDP, binary Thrift.
     pub thrift_binary_endpoint: Option<SocketAddr>,
+    /// TLS on the gRPC listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_tls: Option<TlsFiles>,
+    /// TLS on the Thrift HTTP listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thrift_http_tls: Option<TlsFiles>,
 }
 
 impl Default for JaegerReceiverConfig {
@@ -143,6 +184,8 @@ impl Default for JaegerReceiverConfig {
             thrift_http_endpoint: Some(addr(14268)),
             thrift_compact_endpoint: Some(addr(6831)),
             thrift_binary_endpoint: Some(addr(6832)),
+            grpc_tls: None,
+            thrift_http_tls: None,
         }
     }
 }
@@ -152,12 +195,16 @@ impl Default for JaegerReceiverConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ZipkinReceiverConfig {
     pub endpoint: Option<SocketAddr>,
+    /// TLS on the listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for ZipkinReceiverConfig {
     fn default() -> Self {
         Self {
             endpoint: Some(addr(9411)),
+            tls: None,
         }
     }
 }
@@ -218,6 +265,9 @@ pub struct QueryConfig {
     /// TLS on the query HTTP listener (API and UI); `None` is plain text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_tls: Option<TlsFiles>,
+    /// TLS on the query gRPC listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_tls: Option<TlsFiles>,
 }
 
 impl Default for QueryConfig {
@@ -237,6 +287,7 @@ impl Default for QueryConfig {
             multi_tenancy: MultiTenancyConfig::default(),
             archive: None,
             http_tls: None,
+            grpc_tls: None,
         }
     }
 }
@@ -285,6 +336,9 @@ pub struct ArchiveConfig {
     /// The `cassandra` section of a Cassandra archive backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cassandra: Option<v2::CassandraBackend>,
+    /// The section of an Elasticsearch / OpenSearch archive backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elasticsearch: Option<ElasticsearchStorage>,
 }
 
 fn default_archive_max_traces() -> usize {
@@ -304,6 +358,15 @@ pub struct AdminConfig {
     /// Jaeger v1's admin port (`--admin.http.host-port`): `GET /` health in v1's JSON and
     /// `GET /metrics`, for probes and scrapers still pointed there; `None` switches it off.
     pub http_endpoint: Option<SocketAddr>,
+    /// TLS on the health check listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_tls: Option<TlsFiles>,
+    /// TLS on the expvar listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expvar_tls: Option<TlsFiles>,
+    /// TLS on the v1 admin listener (`--admin.http.tls.*`); `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_tls: Option<TlsFiles>,
 }
 
 impl Default for AdminConfig {
@@ -313,6 +376,9 @@ impl Default for AdminConfig {
             metrics_endpoint: addr(8888),
             expvar_endpoint: Some(addr(DEFAULT_EXPVAR_PORT)),
             http_endpoint: Some(addr(14269)),
+            health_tls: None,
+            expvar_tls: None,
+            http_tls: None,
         }
     }
 }
@@ -329,6 +395,12 @@ pub struct SamplingConfig {
     pub http_endpoint: Option<SocketAddr>,
     /// gRPC `jaeger.api_v2.SamplingManager`; `None` switches it off.
     pub grpc_endpoint: Option<SocketAddr>,
+    /// TLS on the HTTP listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_tls: Option<TlsFiles>,
+    /// TLS on the gRPC listener; `None` is plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_tls: Option<TlsFiles>,
     /// Jaeger strategies JSON; unset serves the default strategy to every service.
     pub strategies_file: Option<PathBuf>,
     /// How often the file is re-read; zero never re-reads it.
@@ -343,6 +415,8 @@ impl Default for SamplingConfig {
         Self {
             http_endpoint: Some(addr(5778)),
             grpc_endpoint: Some(addr(5779)),
+            http_tls: None,
+            grpc_tls: None,
             strategies_file: None,
             // Jaeger's all-in-one configuration reloads every second.
             reload_interval: Duration::from_secs(1),
@@ -364,6 +438,17 @@ pub struct Config {
     pub admin: AdminConfig,
     pub sampling: SamplingConfig,
     pub dependencies: DependenciesConfig,
+    pub remote_storage: RemoteStorageConfig,
+}
+
+/// The remote storage gRPC server inside an all-in-one (Jaeger v2's `remote_storage`
+/// extension): other processes use this process's store through a `grpc` backend.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteStorageConfig {
+    /// Where the API listens; `None` (the default) serves none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<SocketAddr>,
 }
 
 /// The dependencies job run in process by the all-in-one on a cron schedule
@@ -418,6 +503,8 @@ impl Role {
                     thrift_http_endpoint: None,
                     thrift_compact_endpoint: None,
                     thrift_binary_endpoint: None,
+                    grpc_tls: None,
+                    thrift_http_tls: None,
                 };
                 config.zipkin.endpoint = None;
                 config.sampling.http_endpoint = None;

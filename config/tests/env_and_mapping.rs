@@ -278,24 +278,22 @@ fn collector_without_query_takes_the_exporters_storage() {
 }
 
 #[test]
-fn unsupported_backends_parse_but_do_not_map() {
-    for (body, kind) in [
-        ("        grpc:\n          endpoint: remote:17271", "grpc"),
-        (
-            "        elasticsearch:\n          server_urls: http://es:9200",
-            "elasticsearch",
-        ),
-    ] {
-        let yaml = config(body, "");
-        parse_str_with_env(&yaml, &no_env).expect("parses");
-        let e = load_str_with_env(&yaml, &no_env).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "extensions.jaeger_storage.backends.main: storage backend {kind} is not supported yet"
-            )
-        );
-    }
+fn grpc_backend_maps_and_refuses_tls() {
+    let body = "        grpc:\n          endpoint: remote:17271\n          tls: {insecure: true}\n          timeout: 2s";
+    let c = load_str_with_env(&config(body, ""), &no_env).expect("loads");
+    assert_eq!(c.runtime.storage.kind, StorageKind::Grpc);
+    let g = c.runtime.storage.grpc.as_ref().expect("grpc section");
+    assert_eq!(g.endpoint, "remote:17271");
+    assert_eq!(g.timeout.0, std::time::Duration::from_secs(2));
+
+    // TLS is on unless `insecure: true`, and our client has none yet.
+    let body = "        grpc:\n          endpoint: remote:17271";
+    let e = load_str_with_env(&config(body, ""), &no_env).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("extensions.jaeger_storage.backends.main.grpc.tls.insecure"),
+        "{e}"
+    );
 }
 
 /// `config` with other receivers in the traces pipeline.
@@ -467,6 +465,7 @@ fn tls_blocks_map_to_files() {
         Some(jaeger_config::TlsFiles {
             cert_file: PathBuf::from(c),
             key_file: PathBuf::from(k),
+            ..Default::default()
         })
     };
     assert_eq!(c.runtime.otlp.grpc_tls, files("/c.pem", "/k.pem"));
@@ -475,7 +474,7 @@ fn tls_blocks_map_to_files() {
     assert_eq!(
         c.warnings,
         [
-            "receivers.otlp.protocols.http.tls: min_version not acted on yet (no client certificates; rustls' default versions and suites)"
+            "receivers.otlp.protocols.http.tls: min_version not acted on yet (files are read once at start-up; rustls' default versions and suites)"
         ]
     );
 

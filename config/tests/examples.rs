@@ -217,12 +217,16 @@ fn opensearch_example_has_primary_and_archive_prefixes() {
         .expect("archive");
     assert_eq!(archive.effective_index_prefix(), "jaeger-archive");
 
-    let err = load_file_with_env(example("config-opensearch.yaml"), &no_env).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("storage backend opensearch is not supported yet"),
-        "{err}"
-    );
+    let c = load_file_with_env(example("config-opensearch.yaml"), &no_env).expect("maps");
+    assert_eq!(c.runtime.storage.kind, StorageKind::Elasticsearch);
+    let es = c
+        .runtime
+        .storage
+        .elasticsearch
+        .as_ref()
+        .expect("es section");
+    assert!(es.opensearch);
+    assert_eq!(es.backend.effective_index_prefix(), "jaeger-main");
 }
 
 #[test]

@@ -681,15 +681,16 @@ pub fn batch_to_otlp(batch: Batch) -> ResourceSpans {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// Thrift encoders of the same structs (what Jaeger clients send), for load generators,
+/// fuzz seeds and tests. Writing to a `Vec` cannot fail, hence the `expect`s.
+pub mod encode {
     use super::*;
     use thrift::protocol::{
         TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier,
         TMessageIdentifier, TOutputProtocol, TStructIdentifier,
     };
 
-    fn field(p: &mut dyn TOutputProtocol, t: TType, id: i16) {
+    pub(crate) fn field(p: &mut dyn TOutputProtocol, t: TType, id: i16) {
         p.write_field_begin(&TFieldIdentifier::new::<Option<String>, String, i16>(
             None, t, id,
         ))
@@ -800,7 +801,7 @@ pub(crate) mod tests {
         p.write_struct_end().expect("write");
     }
 
-    pub(crate) fn write_batch(p: &mut dyn TOutputProtocol, b: &Batch) {
+    pub fn write_batch(p: &mut dyn TOutputProtocol, b: &Batch) {
         p.write_struct_begin(&TStructIdentifier::new("Batch"))
             .expect("write");
         field(p, TType::Struct, 1);
@@ -824,7 +825,7 @@ pub(crate) mod tests {
         p.write_struct_end().expect("write");
     }
 
-    pub(crate) fn encode_batch(b: &Batch, protocol: ThriftProtocol) -> Vec<u8> {
+    pub fn encode_batch(b: &Batch, protocol: ThriftProtocol) -> Vec<u8> {
         let mut out = Vec::new();
         match protocol {
             ThriftProtocol::Binary => {
@@ -836,7 +837,7 @@ pub(crate) mod tests {
     }
 
     /// An agent datagram: `method` with `batch` as args field 1.
-    pub(crate) fn encode_agent(method: &str, b: &Batch, protocol: ThriftProtocol) -> Vec<u8> {
+    pub fn encode_agent(method: &str, b: &Batch, protocol: ThriftProtocol) -> Vec<u8> {
         let mut out = Vec::new();
         {
             let mut bin;
@@ -864,6 +865,16 @@ pub(crate) mod tests {
         }
         out
     }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    pub(crate) use super::encode::{encode_agent, encode_batch, field};
+    use super::*;
+    use thrift::protocol::{
+        TBinaryOutputProtocol, TCompactOutputProtocol, TListIdentifier, TOutputProtocol,
+        TStructIdentifier,
+    };
 
     fn str_tag(key: &str, v: &str) -> Tag {
         Tag {

@@ -21,18 +21,31 @@
 //! queue.shutdown().await;
 //! ```
 
+// Without the `server` feature only the decoders and the id validation are built (no
+// storage, config or HTTP server crates): what the fuzz targets (fuzz/) link.
+#[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
 mod http_body;
+#[cfg(feature = "server")]
 pub mod jaeger_grpc;
+#[cfg(feature = "server")]
 pub mod jaeger_http;
 pub mod jaeger_thrift;
+#[cfg(feature = "server")]
 pub mod jaeger_udp;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod otlp_grpc;
+#[cfg(feature = "server")]
 pub mod otlp_http;
 pub mod otlp_json;
+#[cfg(feature = "server")]
 pub mod queue;
+#[cfg(feature = "server")]
 pub mod sampling;
+#[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod test_delay;
 pub mod validate;
@@ -41,12 +54,20 @@ pub mod zipkin;
 #[cfg(test)]
 pub(crate) mod test_support;
 
+#[cfg(feature = "server")]
 pub use error::IngestError;
+#[cfg(feature = "server")]
 pub use jaeger_grpc::{JaegerGrpcService, serve_jaeger_grpc};
+#[cfg(feature = "server")]
 pub use jaeger_http::{jaeger_http_router, serve_jaeger_http};
 pub use jaeger_thrift::ThriftProtocol;
+#[cfg(feature = "server")]
 pub use jaeger_udp::{UdpOptions, UdpStats, serve_jaeger_udp, serve_jaeger_udp_with};
+#[cfg(feature = "server")]
 pub use otlp_grpc::{OtlpGrpcService, serve_otlp_grpc};
+#[cfg(feature = "server")]
 pub use otlp_http::{otlp_http_router, serve_otlp_http};
+#[cfg(feature = "server")]
 pub use queue::SpanQueue;
+#[cfg(feature = "server")]
 pub use zipkin::{serve_zipkin, zipkin_router};

@@ -12,7 +12,8 @@
 //! derivation's own rate can be read off.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jaeger_jobs::DependenciesJobOptions;
@@ -22,6 +23,10 @@ use jaeger_model::{Trace, TraceId};
 use jaeger_storage::{
     GetTraceParams, Operation, OperationQuery, SpanReader, TraceQuery, UnixNanos,
 };
+
+// The `jaeger` binary's allocator (src/main.rs), so peak RSS and speed are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const START: u64 = 1_772_582_400 * 1_000_000_000;
 const SPANS_PER_TRACE: u64 = 10;
@@ -151,12 +156,68 @@ impl SpanReader for Generator {
     }
 }
 
+fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// Samples RSS every 50 ms, keeping the peaks of the scan (phase 1) and of the runs
+/// (phase 2, once the job knows how many runs it has).
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    scan_peak: Arc<AtomicU64>,
+    runs_peak: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    fn start(progress: jaeger_jobs::ProgressHandle) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let scan_peak = Arc::new(AtomicU64::new(0));
+        let runs_peak = Arc::new(AtomicU64::new(0));
+        let (s, a, b) = (stop.clone(), scan_peak.clone(), runs_peak.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let rss = rss_kib();
+                let peak = if progress.0.runs_total.load(Ordering::Relaxed) == 0 {
+                    &a
+                } else {
+                    &b
+                };
+                peak.fetch_max(rss, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Self {
+            stop,
+            scan_peak,
+            runs_peak,
+            thread: Some(thread),
+        }
+    }
+
+    /// (scan peak, runs peak) in MiB.
+    fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.scan_peak.load(Ordering::Relaxed) / 1024,
+            self.runs_peak.load(Ordering::Relaxed) / 1024,
+        )
+    }
+}
+
 fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
@@ -190,9 +251,16 @@ async fn embedded(dir: &str, spans: u64, opts: DependenciesJobOptions) {
         return;
     }
     let threads = opts.threads;
+    let progress = jaeger_jobs::ProgressHandle::default();
+    let opts = DependenciesJobOptions {
+        progress: Some(progress.clone()),
+        ..opts
+    };
+    let sampler = RssSampler::start(progress);
     let t = Instant::now();
     let out = derive_links(store, &opts).await.expect("derive links");
     let secs = t.elapsed().as_secs_f64();
+    let (scan_peak, runs_peak) = sampler.finish();
     let s = &out.summary;
     println!("{s}");
     let plan = s.plan_duration.as_secs_f64().max(f64::EPSILON);
@@ -202,7 +270,7 @@ async fn embedded(dir: &str, spans: u64, opts: DependenciesJobOptions) {
         s.spans_read, opts.memory_limit_bytes
     );
     println!(
-        "scan + rows (phase 1, one thread): {scan:.2}s = {:.0} spans/s",
+        "scan + rows (phase 1, {threads} scan threads): {scan:.2}s = {:.0} spans/s",
         s.spans_read as f64 / scan
     );
     println!(
@@ -214,7 +282,10 @@ async fn embedded(dir: &str, spans: u64, opts: DependenciesJobOptions) {
         "whole job: {secs:.2}s = {:.0} spans/s",
         s.spans_read as f64 / secs
     );
-    println!("peak RSS (VmHWM): {} MiB", peak_rss_kib() / 1024);
+    println!(
+        "peak RSS (VmHWM): {} MiB; sampled peak during the scan {scan_peak} MiB, during the runs {runs_peak} MiB",
+        peak_rss_kib() / 1024
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

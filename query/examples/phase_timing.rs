@@ -2,7 +2,7 @@
 //! adjuster, UI JSON writing, freeing (development aid).
 //!
 //! ```text
-//! cargo run --release -p jaeger-query [--features mimalloc] --example phase_timing
+//! cargo run --release -p jaeger-query --example phase_timing
 //! ```
 
 use std::time::{Duration, Instant};
@@ -34,9 +34,7 @@ async fn main() {
         Box::new(SortCollections),
         Box::new(DeduplicateSpans),
         Box::new(CorrectClockSkew::new(Duration::from_secs(1))),
-        Box::new(NormalizeIPAttributes),
-        Box::new(MoveLibraryAttributes),
-        Box::new(RemoveEmptySpanLinks),
+        Box::new(SpanAttributeFixups),
     ];
     for round in 0..5 {
         let t = Instant::now();

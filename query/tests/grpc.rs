@@ -1090,3 +1090,89 @@ async fn health_and_reflection() {
     );
     server.stop().await;
 }
+
+/// With multi-tenancy on, both query services want the tenant in the metadata, with
+/// Jaeger's codes; a known tenant gets the same answers as without tenancy, and health
+/// stays open for probes.
+#[tokio::test]
+async fn tenancy_guards_both_query_services() {
+    use tonic::metadata::MetadataValue;
+    let mut env = env().await;
+    env.state.http.tenancy = Some(jaeger_query::TenancyOptions {
+        tenants: vec!["acme".into()],
+        ..Default::default()
+    });
+    let server = Server::start(GrpcQueryState::from_query_state(&env.state)).await;
+    let with = |tenants: &[&str]| {
+        let mut r = tonic::Request::new(());
+        for t in tenants {
+            r.metadata_mut()
+                .append("x-tenant", MetadataValue::try_from(*t).unwrap());
+        }
+        r
+    };
+    // (tenant values sent, expected refusal)
+    type Case = (&'static [&'static str], Option<(Code, &'static str)>);
+    let cases: [Case; 4] = [
+        (&[], Some((Code::Unauthenticated, "missing tenant header"))),
+        (
+            &["initech"],
+            Some((Code::PermissionDenied, "unknown tenant")),
+        ),
+        (
+            &["acme", "acme"],
+            Some((Code::PermissionDenied, "extra tenant header")),
+        ),
+        (&["acme"], None),
+    ];
+    for (tenants, want) in cases {
+        let (md, ext, ()) = with(tenants).into_parts();
+        let v2_req = tonic::Request::from_parts(md.clone(), ext, v2::GetServicesRequest {});
+        let v2 = server.v2().await.get_services(v2_req).await;
+        let v3_req = tonic::Request::from_parts(
+            md.clone(),
+            tonic::Extensions::default(),
+            v3::GetServicesRequest {},
+        );
+        let v3 = server.v3().await.get_services(v3_req).await;
+        // A streaming call is refused before its stream starts.
+        let trace_req = tonic::Request::from_parts(
+            md,
+            tonic::Extensions::default(),
+            v2::GetTraceRequest {
+                trace_id: tid(TRACE),
+                ..Default::default()
+            },
+        );
+        let trace = server.v2().await.get_trace(trace_req).await;
+        match want {
+            Some((code, msg)) => {
+                for s in [
+                    v2.map(|_| ()).unwrap_err(),
+                    v3.map(|_| ()).unwrap_err(),
+                    trace.map(|_| ()).unwrap_err(),
+                ] {
+                    assert_eq!((s.code(), s.message()), (code, msg), "{tenants:?}");
+                }
+            }
+            None => {
+                assert_eq!(v2.unwrap().into_inner().services, ["frontend", "mysql"]);
+                assert_eq!(v3.unwrap().into_inner().services, ["frontend", "mysql"]);
+                let mut stream = trace.unwrap().into_inner();
+                let mut spans = 0;
+                while let Some(chunk) = stream.message().await.unwrap() {
+                    spans += chunk.spans.len();
+                }
+                assert!(spans > 0);
+            }
+        }
+    }
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
+    let r = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "jaeger.api_v2.QueryService".into(),
+        })
+        .await;
+    assert!(r.is_ok(), "health needs no tenant: {r:?}");
+    server.stop().await;
+}

@@ -108,6 +108,7 @@ macro_rules! conformance_tests {
             case_health,
             case_scan_spans_window,
             case_scan_spans_many_chunks,
+            case_scan_span_links_agrees_with_scan_spans,
         );
     };
     ($factory:expr, limits = $limits:expr; $($case:ident),+ $(,)?) => {
@@ -1993,6 +1994,111 @@ pub async fn case_scan_spans_many_chunks(storage: &Storage) {
     ended.expect("scan task").expect("scan_spans after hang-up");
 }
 
+/// `scan_span_links` hands out the projection of exactly what `scan_spans` hands out
+/// (ids, parent, kind, start, service, `peer.service` of client/producer spans, links with
+/// their reference types), whatever the backend's own decoding and parallelism.
+pub async fn case_scan_span_links_agrees_with_scan_spans(storage: &Storage) {
+    use crate::span_links::{REF_TYPE_ATTRIBUTE, SpanLinkChunk, SpanLinkScan};
+
+    let t0 = reference_time();
+    let (start, end) = (t0 + 10 * MINUTE, t0 + 20 * MINUTE);
+    let mut spans = Vec::new();
+    for i in 0..3_000u64 {
+        let trace = trace_id(20_000 + i / 6);
+        let at = start - MINUTE + i * 2 * MILLISECOND * 100;
+        let mut s = TestSpan::new(
+            trace,
+            i % 6 + 1,
+            ["api", "db", "queue"][(i % 3) as usize],
+            "op",
+            at,
+            MILLISECOND,
+        )
+        .attr("http.method", str_val("GET"));
+        s = match i % 6 {
+            0 => s.kind(SpanKind::Server),
+            1 => s
+                .kind(SpanKind::Client)
+                .parent(1)
+                .attr("peer.service", str_val("redis")),
+            2 => s
+                .kind(SpanKind::Producer)
+                .parent(1)
+                .attr("peer.service", int_val(3)),
+            3 => s
+                .kind(SpanKind::Consumer)
+                .parent(3)
+                .link(trace_id(20_001 + i / 6), 3),
+            4 => s
+                .kind(SpanKind::Internal)
+                .parent(1)
+                .attr("peer.service", str_val("ignored")),
+            _ => s.parent(2).link(trace, 1),
+        };
+        if i % 12 == 5 {
+            let mut ref_link = TestSpan::new(trace, 1, "x", "x", 0, 0).link(trace, 2).links;
+            ref_link[0]
+                .attributes
+                .push(kv(REF_TYPE_ATTRIBUTE, str_val("follows_from")));
+            s.links.extend(ref_link);
+        }
+        if i % 50 == 7 {
+            s.service = String::new();
+        }
+        spans.push(s);
+    }
+    for chunk in spans.chunks(700) {
+        write(storage, chunk).await;
+    }
+
+    let scan = SpanLinkScan {
+        start,
+        end,
+        peer_attribute: "peer.service".into(),
+        parallelism: 3,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = storage.reader.clone();
+    let scanning = {
+        let scan = scan.clone();
+        tokio::spawn(async move { reader.scan_span_links(&scan, tx).await })
+    };
+    let mut got = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        got.extend(chunk.resolved());
+    }
+    if let Err(e) = scanning.await.expect("scan task") {
+        panic!("scan_span_links failed (the dependencies job needs it): {e}");
+    }
+    got.sort();
+    got.dedup();
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = storage.reader.clone();
+    let scanning = tokio::spawn(async move { reader.scan_spans(start, end, tx).await });
+    let mut want = SpanLinkChunk::default();
+    while let Some(groups) = rx.recv().await {
+        want.push_resource_spans(&groups, "peer.service");
+    }
+    scanning.await.expect("scan task").expect("scan_spans");
+    let mut want = want.resolved();
+    want.dedup();
+    assert!(want.len() > 1_000, "the window holds spans: {}", want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "scan_span_links: as many spans as scan_spans"
+    );
+    assert_eq!(got, want, "scan_span_links: the projection of scan_spans");
+    assert!(got.iter().any(|s| s.peer == "redis"));
+    assert!(got.iter().all(|s| s.peer != "ignored"));
+    assert!(got.iter().any(|s| {
+        s.links
+            .iter()
+            .any(|l| l.ref_type == crate::span_links::RefType::FollowsFrom)
+    }));
+}
+
 /// The Cassandra test server's address from `JAEGER_TEST_CASSANDRA` (scripts/test starts
 /// it with tests/servers/cassandra/start.sh), or `None` to skip when a test is run ad hoc
 /// without one; under `JAEGER_TEST_REQUIRE_SERVERS=1` a missing server fails the test.
@@ -2007,6 +2113,25 @@ pub fn cassandra_test_server() -> Option<String> {
                 );
             }
             eprintln!("skipped: JAEGER_TEST_CASSANDRA is not set (see tests/servers/cassandra)");
+            None
+        }
+    }
+}
+
+/// The OpenSearch test server's URL from `JAEGER_TEST_OPENSEARCH` (scripts/test starts it
+/// with tests/servers/opensearch/start.sh), or `None` to skip when a test is run ad hoc
+/// without one; under `JAEGER_TEST_REQUIRE_SERVERS=1` a missing server fails the test.
+pub fn opensearch_test_server() -> Option<String> {
+    match std::env::var("JAEGER_TEST_OPENSEARCH") {
+        Ok(a) if !a.is_empty() => Some(a),
+        _ => {
+            if std::env::var("JAEGER_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
+                panic!(
+                    "JAEGER_TEST_OPENSEARCH is not set but JAEGER_TEST_REQUIRE_SERVERS=1: start \
+                     OpenSearch with tests/servers/opensearch/start.sh (scripts/test does)"
+                );
+            }
+            eprintln!("skipped: JAEGER_TEST_OPENSEARCH is not set (see tests/servers/opensearch)");
             None
         }
     }

@@ -5,19 +5,25 @@
 //! - [`DependencyStore`]: service links per time window.
 //!
 //! Backends: [`memory`], [`embedded`] (the persistent default) and [`cassandra`]
-//! (Jaeger's v004 layout). Every backend must
+//! (Jaeger's v004 layout), and [`grpc`] (a client of a remote storage server; the
+//! server is there too). Every backend must
 //! pass the [`conformance`] suite.
 
 pub mod cassandra;
 pub mod conformance;
+pub mod elasticsearch;
 pub mod embedded;
+pub mod grpc;
 pub mod memory;
+pub mod sampling;
+pub mod span_links;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use jaeger_model::otlp::ResourceSpans;
 use jaeger_model::{Trace, TraceId};
+pub use span_links::{SpanLinkChunk, SpanLinkScan};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -125,6 +131,33 @@ pub trait SpanReader: Send + Sync {
     ) -> Result<()> {
         let _ = (start, end, sink);
         Err(StorageError::Unsupported("scan_spans"))
+    }
+
+    /// Streams the projection of the spans starting in `[scan.start, scan.end)` that the
+    /// dependencies job reads (ids, parent, kind, start, service, one attribute, links), in
+    /// chunks, like `scan_spans`. The default projects `scan_spans`' chunks; a backend that
+    /// can decode only these fields (or read in parallel) overrides it.
+    async fn scan_span_links(
+        &self,
+        scan: &SpanLinkScan,
+        sink: tokio::sync::mpsc::Sender<SpanLinkChunk>,
+    ) -> Result<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ResourceSpans>>(2);
+        let project = async move {
+            while let Some(groups) = rx.recv().await {
+                let mut chunk = SpanLinkChunk::default();
+                chunk.push_resource_spans(&groups, &scan.peer_attribute);
+                if chunk.is_empty() {
+                    continue;
+                }
+                if sink.send(chunk).await.is_err() {
+                    // Dropping `rx` makes the scan stop too.
+                    return;
+                }
+            }
+        };
+        let (scanned, ()) = tokio::join!(self.scan_spans(scan.start, scan.end, tx), project);
+        scanned
     }
 }
 

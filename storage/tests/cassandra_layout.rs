@@ -280,7 +280,7 @@ async fn schema_matches_v004() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn older_or_missing_keyspace_is_a_clear_error() {
+async fn older_layouts_stay_readable_and_a_missing_keyspace_is_a_clear_error() {
     let Some(addr) = cassandra_addr() else { return };
     let missing = keyspace("layout_missing");
     let err = CassandraStore::open(config(&addr, &missing, false))
@@ -293,44 +293,147 @@ async fn older_or_missing_keyspace_is_a_clear_error() {
         "{err}"
     );
 
-    // A Jaeger v001 keyspace: operation_names and dependencies, no _v2 tables.
+    // A keyspace Jaeger v001 wrote: operation_names and dependencies, no _v2 tables, no
+    // sampling tables, and rows already in the legacy tables.
     let ks = keyspace("layout_v001");
     let store = CassandraStore::open(config(&addr, &ks, true))
         .await
         .expect("schema");
     let s = store.session();
+    let day = 86_400_000i64;
+    let old_ts = (reference_time() / 1_000_000) as i64 - day;
     for cql in [
         format!("DROP TABLE {ks}.operation_names_v2"),
         format!("DROP TABLE {ks}.dependencies_v2"),
+        format!("DROP TABLE {ks}.operation_throughput"),
+        format!("DROP TABLE {ks}.sampling_probabilities"),
+        format!("DROP TABLE {ks}.leases"),
         format!(
             "CREATE TABLE {ks}.operation_names (service_name text, operation_name text, PRIMARY KEY ((service_name), operation_name))"
         ),
         format!(
             "CREATE TABLE {ks}.dependencies (ts timestamp, ts_index timestamp, dependencies list<frozen<dependency>>, PRIMARY KEY (ts))"
         ),
+        format!(
+            "INSERT INTO {ks}.operation_names (service_name, operation_name) VALUES ('legacy', 'old-op')"
+        ),
+        format!(
+            "INSERT INTO {ks}.dependencies (ts, ts_index, dependencies) VALUES ({old_ts}, {old_ts}, [{{parent: 'a', child: 'b', call_count: 7, source: 'jaeger'}}])"
+        ),
     ] {
         s.query_unpaged(cql.as_str(), ())
             .await
             .unwrap_or_else(|e| panic!("{cql}: {e}"));
     }
+    drop(store);
     for create in [false, true] {
-        let err = CassandraStore::open(config(&addr, &ks, create))
+        let store = CassandraStore::open(config(&addr, &ks, create))
             .await
-            .err()
-            .expect("an older layout is refused")
-            .to_string();
+            .unwrap_or_else(|e| panic!("create={create}: an older layout opens: {e}"));
+        let layout = store.layout();
         assert!(
-            err.contains("older Jaeger schema") && err.contains(&ks),
-            "create={create}: {err}"
+            !layout.operation_names_v2 && !layout.dependencies_v2,
+            "{layout:?}"
         );
+        assert_eq!(layout.version(), "v001");
+        // schema.create adds only the sampling tables, never the _v2 replacements.
+        assert_eq!(layout.sampling, create);
     }
-    // Nothing was added to the old keyspace.
+    let store = CassandraStore::open(config(&addr, &ks, false))
+        .await
+        .expect("open v001");
+    let s = store.session();
+    // Old rows are read from the legacy tables ...
+    let ops = store
+        .get_operations(&jaeger_storage::OperationQuery {
+            service_name: "legacy".into(),
+            span_kind: None,
+        })
+        .await
+        .expect("operations");
+    assert_eq!(ops.len(), 1);
+    assert_eq!(
+        (ops[0].name.as_str(), ops[0].span_kind.as_str()),
+        ("old-op", "")
+    );
+    let end = reference_time();
+    let links = store
+        .get_dependencies(end, 2 * 86_400_000_000_000)
+        .await
+        .expect("dependencies");
+    assert_eq!(links.len(), 1);
+    assert_eq!((links[0].parent.as_str(), links[0].call_count), ("a", 7));
+    // ... and new ones are written there, as the Jaeger of that layout would.
+    let t0 = reference_time() + MINUTE;
+    store
+        .write_spans(batch(&[TestSpan::new(
+            trace_id(7),
+            1,
+            "legacy",
+            "new-op",
+            t0,
+            MILLISECOND,
+        )
+        .kind(SpanKind::Client)]))
+        .await
+        .expect("write");
+    let names: Vec<(String, String)> = rows(
+        s,
+        &format!("SELECT service_name, operation_name FROM {ks}.operation_names WHERE service_name = 'legacy'"),
+    )
+    .await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    store
+        .write_dependencies(
+            reference_time() / 1_000_000 * 1_000_000,
+            reference_time() + HOUR,
+            vec![DependencyLink {
+                parent: "legacy".into(),
+                child: "db".into(),
+                call_count: 3,
+                source: "jaeger".into(),
+            }],
+        )
+        .await
+        .expect("write dependencies");
+    let deps: Vec<(CqlTimestamp, CqlTimestamp)> =
+        rows(s, &format!("SELECT ts, ts_index FROM {ks}.dependencies")).await;
+    assert_eq!(deps.len(), 2);
+    assert!(deps.iter().all(|(a, b)| a.0 == b.0), "ts_index = ts");
+    let trace = store
+        .get_trace(jaeger_storage::GetTraceParams {
+            trace_id: trace_id(7),
+            start: None,
+            end: None,
+        })
+        .await
+        .expect("trace");
+    assert!(trace.is_some());
+    // Nothing of v004 was added next to the legacy tables.
     let t: Vec<(String,)> = rows(
         s,
         &format!("SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{ks}'"),
     )
     .await;
-    assert!(!t.iter().any(|t| t.0 == "operation_names_v2"));
+    assert!(
+        !t.iter()
+            .any(|t| t.0 == "operation_names_v2" || t.0 == "dependencies_v2")
+    );
+
+    // Not a Jaeger keyspace at all: refused, nothing created.
+    let other = keyspace("layout_other");
+    s.query_unpaged(
+        format!("CREATE KEYSPACE {other} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': '1'}}"),
+        (),
+    )
+    .await
+    .expect("keyspace");
+    let err = CassandraStore::open(config(&addr, &other, false))
+        .await
+        .err()
+        .expect("an empty keyspace is refused")
+        .to_string();
+    assert!(err.contains("not a Jaeger keyspace"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -618,5 +721,104 @@ async fn written_rows_match_jaegers_writer() {
             call_count: Some(3),
             source: Some("jaeger".into())
         }]
+    );
+}
+
+/// The certificates of the test server (start.sh), when it serves TLS.
+fn tls_dir() -> Option<std::path::PathBuf> {
+    match std::env::var("JAEGER_TEST_CASSANDRA_TLS") {
+        Ok(d) if !d.is_empty() => Some(d.into()),
+        _ => {
+            eprintln!(
+                "skipped: JAEGER_TEST_CASSANDRA_TLS is not set (see tests/servers/cassandra)"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_ca_client_certificate_and_basic_auth() {
+    use jaeger_storage::cassandra::CassandraTls;
+    let Some(addr) = cassandra_addr() else { return };
+    let Some(dir) = tls_dir() else { return };
+    let ks = keyspace("layout_tls");
+    let tls = CassandraTls {
+        ca_file: Some(dir.join("ca.pem")),
+        cert_file: Some(dir.join("client.pem")),
+        key_file: Some(dir.join("client.key")),
+        ..Default::default()
+    };
+    let mut cfg = config(&addr, &ks, true);
+    cfg.tls = Some(tls.clone());
+    let store = CassandraStore::open(cfg.clone())
+        .await
+        .expect("TLS connection");
+    let t0 = reference_time();
+    store
+        .write_spans(batch(&[TestSpan::new(
+            trace_id(9),
+            1,
+            "tls",
+            "op",
+            t0,
+            MILLISECOND,
+        )]))
+        .await
+        .expect("write over TLS");
+    assert_eq!(store.get_services().await.expect("services"), ["tls"]);
+    // The session really is encrypted: the node reports it for our connections.
+    let enc: Vec<(Option<bool>,)> = rows(
+        store.session(),
+        "SELECT ssl_enabled FROM system_views.clients",
+    )
+    .await;
+    assert!(enc.iter().any(|r| r.0 == Some(true)), "{enc:?}");
+
+    // A name the certificate carries, instead of the address.
+    let mut named = cfg.clone();
+    named.create_schema = false;
+    named.tls = Some(CassandraTls {
+        server_name_override: Some("cassandra.test".into()),
+        ..tls.clone()
+    });
+    CassandraStore::open(named)
+        .await
+        .expect("server_name_override");
+
+    // A CA that did not sign the node: refused.
+    let mut wrong = cfg.clone();
+    wrong.create_schema = false;
+    wrong.tls = Some(CassandraTls {
+        ca_file: Some(dir.join("client.pem")),
+        ..tls.clone()
+    });
+    let err = CassandraStore::open(wrong.clone())
+        .await
+        .err()
+        .expect("an unknown CA is refused")
+        .to_string();
+    assert!(err.contains("cassandra"), "{err}");
+    // ... unless verification is off (encryption without authentication).
+    wrong.tls = Some(CassandraTls {
+        insecure_skip_verify: true,
+        ..Default::default()
+    });
+    CassandraStore::open(wrong)
+        .await
+        .expect("insecure_skip_verify");
+
+    // Wrong password: a clear error, over TLS as in plain text.
+    let mut bad = cfg;
+    bad.create_schema = false;
+    bad.password = Some("nope".into());
+    let err = CassandraStore::open(bad)
+        .await
+        .err()
+        .expect("a wrong password is refused")
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("auth") || err.contains("credentials"),
+        "{err}"
     );
 }

@@ -1,8 +1,10 @@
 //! End-to-end behind a real reverse proxy: the binary runs with `--query.base-path=/jaeger`
 //! behind Debian's nginx proxying `/jaeger/`, as Jaeger's deployment guide sets it up.
 //! Through the proxy: the UI page at `/jaeger` and `/jaeger/`, its static assets, the
-//! API with a trace ingested over OTLP, 404s for unknown API paths, and a headless
-//! Chromium (driven by playwright-core) that searches the UI and finds the trace.
+//! API with traces ingested over OTLP, 404s for unknown API paths. Then the embedded UI
+//! in a headless Chromium (driven by playwright-core, `tests/browser/ui.mjs`): at
+//! `/jaeger/` through the proxy, and at `/` on a second binary that also holds a
+//! 10,000-span trace and a UI config file.
 //!
 //! A custom harness (libtest-mimic) so that jaeger and nginx start once, on first use,
 //! and are stopped when every test is done.
@@ -22,13 +24,31 @@ use nginx::Nginx;
 use serde_json::{Value, json};
 
 const TRACE_ID: &str = "7d3a1c9e5b2f40618a9c0d1e2f3a4b5c";
+/// A second checkout trace, one span more and an error, to compare with the first.
+const TRACE_B: &str = "7d3a1c9e5b2f40618a9c0d1e2f3a4b5d";
+/// Calls in the previous whole hour, for the dependencies job to count.
+const TRACE_DEPS: &str = "0dde9000000000000000000000000001";
+/// 10,000 spans: the large-trace benchmark (at base path `/` only).
+const TRACE_LARGE: &str = "1a2e000000000000000000000000000a";
+const LARGE_SPANS: usize = 10_000;
 const SERVICE: &str = "proxy-frontend";
-const SPANS: [&str; 3] = ["GET /checkout", "charge card", "SELECT orders"];
+const SPANS: [&str; 4] = [
+    "GET /checkout",
+    "charge card",
+    "SELECT orders",
+    "render page",
+];
+/// "charge card": on another host whose clock runs 500 ms behind, so it starts before
+/// its parent; the adjuster moves it (and its same-host child) by +530ms.
+const SKEWED_SPAN: &str = "00000000000000a1";
+const SKEW: &str = "530ms";
 
 struct Fixture {
-    // Dropped in this order: the proxy first, then the backend.
+    // Dropped in this order: the proxy first, then the backends.
     nginx: Nginx,
     jaeger: Jaeger,
+    /// The same data at base path `/`, with a UI config file.
+    root: Jaeger,
     _dir: tempfile::TempDir,
 }
 
@@ -42,57 +62,190 @@ fn fixture() -> Result<Arc<Fixture>, Failed> {
         .map_err(Failed::from)
 }
 
-fn otlp_trace() -> Value {
+fn resource(svc: &str, host: &str, spans: Vec<Value>) -> Value {
+    json!({"resource": {"attributes": [
+              {"key": "service.name", "value": {"stringValue": svc}},
+              {"key": "host.name", "value": {"stringValue": host}}]},
+           "scopeSpans": [{"scope": {"name": "ui-test"}, "spans": spans}]})
+}
+
+/// `off` ms after `start` (negative: before), in ns.
+fn at(start: u64, off: i64) -> i64 {
+    start as i64 + off * 1_000_000
+}
+
+/// A span starting at `s` ns and lasting `dur` ms.
+fn span(trace: &str, id: u64, parent: u64, name: &str, kind: u8, s: i64, dur: u64) -> Value {
+    let ms = 1_000_000i64;
+    json!({"traceId": trace, "spanId": format!("{id:016x}"),
+           "parentSpanId": if parent == 0 { String::new() } else { format!("{parent:016x}") },
+           "name": name, "kind": kind,
+           "startTimeUnixNano": s.to_string(),
+           "endTimeUnixNano": (s + dur as i64 * ms).to_string()})
+}
+
+/// The checkout traces (A with a clock-skewed child, B with an extra failing query),
+/// and the previous hour's calls for the dependency graph.
+fn otlp_traces() -> Value {
     let start = now_nanos() - 2_000_000_000;
-    let ms = 1_000_000u64;
-    let span = |i: usize, parent: &str, off: u64, dur: u64| {
-        json!({"traceId": TRACE_ID, "spanId": format!("{:016x}", 0xa0 + i), "parentSpanId": parent,
-               "name": SPANS[i], "kind": 2,
-               "startTimeUnixNano": (start + off * ms).to_string(),
-               "endTimeUnixNano": (start + (off + dur) * ms).to_string()})
-    };
-    let resource = |svc: &str, spans: Vec<Value>| {
-        json!({"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": svc}}]},
-               "scopeSpans": [{"spans": spans}]})
-    };
+    let mut root_a = span(TRACE_ID, 0xa0, 0, SPANS[0], 2, at(start, 0), 120);
+    root_a["attributes"] = json!([{"key": "http.method", "value": {"stringValue": "GET"}},
+                                  {"key": "customer.tier", "value": {"stringValue": "silver"}}]);
+    let mut render = span(TRACE_ID, 0xa3, 0xa0, SPANS[3], 1, at(start, 90), 20);
+    render["events"] = json!([{"timeUnixNano": (start + 95_000_000).to_string(), "name": "template rendered",
+                               "attributes": [{"key": "template", "value": {"stringValue": "checkout.html"}}]}]);
+    // A link from the render span to trace B: a reference that navigates.
+    render["links"] = json!([{"traceId": TRACE_B, "spanId": format!("{:016x}", 0xb0)}]);
+    let b_start = start - 1_000_000_000;
+    let mut root_b = span(TRACE_B, 0xb0, 0, SPANS[0], 2, at(b_start, 0), 300);
+    root_b["attributes"] = json!([{"key": "customer.tier", "value": {"stringValue": "gold"}}]);
+    let mut failing = span(TRACE_B, 0xb3, 0xb1, SPANS[2], 3, at(b_start, 150), 100);
+    failing["status"] = json!({"code": 2, "message": "deadlock detected"});
+    let hour = 3_600_000_000_000u64;
+    let d = now_nanos() / hour * hour - hour / 2;
     json!({"resourceSpans": [
-        resource(SERVICE, vec![span(0, "", 0, 120)]),
-        resource("proxy-payments", vec![span(1, "00000000000000a0", 10, 60), span(2, "00000000000000a1", 20, 15)]),
+        resource(SERVICE, "web-1", vec![root_a, render]),
+        resource("proxy-payments", "pay-1", vec![
+            span(TRACE_ID, 0xa1, 0xa0, SPANS[1], 2, at(start, -500), 60),
+            span(TRACE_ID, 0xa2, 0xa1, SPANS[2], 3, at(start, -490), 15)]),
+        resource(SERVICE, "web-1", vec![root_b, span(TRACE_B, 0xb4, 0xb0, SPANS[3], 1, at(b_start, 260), 30)]),
+        resource("proxy-payments", "pay-1", vec![
+            span(TRACE_B, 0xb1, 0xb0, SPANS[1], 2, at(b_start, 10), 250),
+            span(TRACE_B, 0xb2, 0xb1, SPANS[2], 3, at(b_start, 20), 100), failing]),
+        resource(SERVICE, "web-1", vec![span(TRACE_DEPS, 0xd0, 0, "GET /cart", 2, at(d, 0), 50),
+                                        span(TRACE_DEPS, 0xd1, 0xd0, "call payments", 3, at(d, 1), 40),
+                                        span(TRACE_DEPS, 0xd3, 0xd0, "call inventory", 3, at(d, 2), 10)]),
+        resource("proxy-payments", "pay-1", vec![span(TRACE_DEPS, 0xd2, 0xd1, "charge", 2, at(d, 2), 30),
+                                                 span(TRACE_DEPS, 0xd5, 0xd2, "reserve", 3, at(d, 3), 10)]),
+        resource("proxy-inventory", "inv-1", vec![span(TRACE_DEPS, 0xd4, 0xd3, "stock", 2, at(d, 3), 5),
+                                                  span(TRACE_DEPS, 0xd6, 0xd5, "reserve", 2, at(d, 4), 5)]),
     ]})
+}
+
+/// TRACE_LARGE: a 4-ary tree of 10,000 spans over 5 services.
+fn otlp_large_trace() -> Value {
+    let start = now_nanos() - 5_000_000_000;
+    let us = 1_000u64;
+    let services = [
+        "large-gateway",
+        "large-auth",
+        "large-orders",
+        "large-stock",
+        "large-db",
+    ];
+    let mut by_service: Vec<Vec<Value>> = vec![Vec::new(); services.len()];
+    let end = start + LARGE_SPANS as u64 * 50 * us;
+    for i in 0..LARGE_SPANS {
+        let s = start + i as u64 * 50 * us;
+        // A span with children lasts until the trace ends; a leaf 1 ms.
+        let dur = if 4 * i + 1 < LARGE_SPANS {
+            end - s
+        } else {
+            1_000 * us
+        };
+        let parent = if i == 0 {
+            String::new()
+        } else {
+            format!("{:016x}", 0x1000 + (i - 1) / 4)
+        };
+        by_service[i % services.len()].push(json!({
+            "traceId": TRACE_LARGE, "spanId": format!("{:016x}", 0x1000 + i), "parentSpanId": parent,
+            "name": format!("op-{}", i % 37), "kind": 2,
+            "startTimeUnixNano": s.to_string(), "endTimeUnixNano": (s + dur).to_string(),
+            "attributes": [{"key": "i", "value": {"intValue": i.to_string()}}]}));
+    }
+    let rs: Vec<Value> = services
+        .iter()
+        .zip(by_service)
+        .map(|(svc, spans)| resource(svc, svc, spans))
+        .collect();
+    json!({ "resourceSpans": rs })
+}
+
+fn post_otlp(j: &Jaeger, body: &Value) -> Result<(), String> {
+    let r = reqwest::blocking::Client::new()
+        .post(j.otlp_http_url())
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("OTLP export answered {}", r.status()));
+    }
+    Ok(())
+}
+
+/// Waits until `url` answers 200 with a body that `ready` accepts.
+fn wait_for(url: &str, ready: impl Fn(&Value) -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::blocking::get(url).map_err(|e| e.to_string())?;
+        if r.status() == 200 && r.json::<Value>().is_ok_and(|v| ready(&v)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{url} never became ready"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_jaeger(dir: &Path, name: &str, args: &[String]) -> Result<Jaeger, String> {
+    let mut b = JaegerBuilder::new(&dir.join(name))
+        .arg("--storage=memory")
+        .arg("--query.max-clock-skew-adjustment=1h")
+        // The in-process dependencies job, every 2 s, over the previous whole hour.
+        .arg("--dependencies.schedule=*/2 * * * * *")
+        .arg("--dependencies.lookback=1h");
+    for a in args {
+        b = b.arg(a.clone());
+    }
+    let j = b.start();
+    post_otlp(&j, &otlp_traces())?;
+    Ok(j)
+}
+
+fn wait_ready(j: &Jaeger, base: &str, large: bool) -> Result<(), String> {
+    for id in [TRACE_ID, TRACE_B, TRACE_DEPS] {
+        wait_for(&j.query_url(&format!("{base}/api/traces/{id}")), |_| true)?;
+    }
+    if large {
+        wait_for(
+            &j.query_url(&format!("{base}/api/traces/{TRACE_LARGE}")),
+            |v| v["data"][0]["spans"].as_array().map(Vec::len) == Some(LARGE_SPANS),
+        )?;
+    }
+    let deps = format!("{base}/api/dependencies?lookback=604800000");
+    wait_for(&j.query_url(&deps), |v| {
+        v["data"].as_array().is_some_and(|d| d.len() >= 3)
+    })
 }
 
 impl Fixture {
     fn start() -> Result<Fixture, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let jaeger = JaegerBuilder::new(&dir.path().join("data"))
-            .arg("--storage=memory")
-            .arg("--query.base-path=/jaeger")
-            .start();
-        let r = reqwest::blocking::Client::new()
-            .post(jaeger.otlp_http_url())
-            .header("content-type", "application/json")
-            .body(otlp_trace().to_string())
-            .send()
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            return Err(format!("OTLP export answered {}", r.status()));
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let direct = jaeger.query_url(&format!("/jaeger/api/traces/{TRACE_ID}"));
-        while reqwest::blocking::get(&direct)
-            .map_err(|e| e.to_string())?
-            .status()
-            != 200
-        {
-            if Instant::now() > deadline {
-                return Err("the ingested trace never became readable".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let ui_config = dir.path().join("ui-config.json");
+        std::fs::write(
+            &ui_config,
+            json!({"menu": [{"label": "Runbook", "url": "https://runbook.example/jaeger"}],
+                   "search": {"defaultLookback": "2h"}})
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+        let jaeger = start_jaeger(dir.path(), "proxied", &["--query.base-path=/jaeger".into()])?;
+        let root = start_jaeger(
+            dir.path(),
+            "root",
+            &[format!("--query.ui-config={}", ui_config.display())],
+        )?;
+        post_otlp(&root, &otlp_large_trace())?;
+        wait_ready(&jaeger, "/jaeger", false)?;
+        wait_ready(&root, "", true)?;
         let nginx = Nginx::start("/jaeger/", jaeger.ports.query)?;
         Ok(Fixture {
             nginx,
             jaeger,
+            root,
             _dir: dir,
         })
     }
@@ -159,13 +312,20 @@ fn api_and_ingested_trace_through_the_proxy() -> Result<(), Failed> {
     want.sort_unstable();
     check(ops == want, || format!("{ops:?}"))?;
     let search: Value = f
-        .get(&format!("/jaeger/api/traces?service={SERVICE}&limit=5"))?
+        .get(&format!(
+            "/jaeger/api/traces?service={SERVICE}&operation=GET%20/checkout&limit=5"
+        ))?
         .json()?;
-    check(search["data"].as_array().map(Vec::len) == Some(1), || {
-        format!("{search}")
-    })?;
+    let mut found: Vec<&str> = search["data"]
+        .as_array()
+        .ok_or("no data")?
+        .iter()
+        .filter_map(|t| t["traceID"].as_str())
+        .collect();
+    found.sort_unstable();
+    check(found == [TRACE_ID, TRACE_B], || format!("{search}"))?;
     let v3: Value = f.get("/jaeger/api/v3/services")?.json()?;
-    check(v3["services"].as_array().map(Vec::len) == Some(2), || {
+    check(v3["services"].as_array().map(Vec::len) == Some(3), || {
         format!("{v3}")
     })?;
     Ok(())
@@ -214,12 +374,11 @@ fn static_assets_load_through_the_proxy() -> Result<(), Failed> {
     Ok(())
 }
 
-/// `node` runs `tests/browser/find_trace.mjs`: headless Chromium searches the UI
-/// through the proxy and opens the trace.
-fn browser_finds_the_trace() -> Result<(), Failed> {
-    let f = fixture()?;
+/// Runs `tests/browser/ui.mjs` (headless Chromium via playwright-core) against `url`;
+/// returns its stdout. Screenshots go to `tests/output/browser/<label>/`.
+fn run_browser(f: &Fixture, url: &str, label: &str, large: bool) -> Result<String, Failed> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("tests/browser/find_trace.mjs");
+    let script = root.join("tests/browser/ui.mjs");
     if !root
         .join("tests/browser/node_modules/playwright-core")
         .is_dir()
@@ -228,20 +387,33 @@ fn browser_finds_the_trace() -> Result<(), Failed> {
              npm ci --prefix tests/browser"
             .into());
     }
-    let shot = root.join("target/browser-find-trace.png");
-    let mut child = Command::new("node")
-        .arg(&script)
-        .env("UI_URL", f.nginx.url("/jaeger/"))
+    // One browser at a time: two compete for 2 cores and skew the render timing.
+    static BROWSER: Mutex<()> = Mutex::new(());
+    let _one = BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    let out_dir = root.join("tests/output/browser").join(label);
+    std::fs::create_dir_all(&out_dir)?;
+    let mut cmd = Command::new("node");
+    cmd.arg(&script)
+        .env("UI_URL", url)
+        .env("LABEL", label)
         .env("SERVICE", SERVICE)
-        .env("TRACE_ID", TRACE_ID)
-        .env("SPAN_NAMES", SPANS.join("|"))
-        .env("SCREENSHOT", &shot)
+        .env("TRACE_A", TRACE_ID)
+        .env("TRACE_B", TRACE_B)
+        .env("SKEWED_SPAN", SKEWED_SPAN)
+        .env("SKEW", SKEW)
+        .env("OUT_DIR", &out_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+        .stderr(Stdio::piped());
+    if large {
+        cmd.env("TRACE_LARGE", TRACE_LARGE)
+            .env("LARGE_SPANS", LARGE_SPANS.to_string())
+            .env("UI_CONFIG_MENU", "Runbook")
+            .env("UI_CONFIG_LOOKBACK", "2h");
+    }
+    let mut child = cmd.spawn()?;
     // The script has its own timeouts; this only guards against a hung browser.
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while child.try_wait()?.is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -250,19 +422,33 @@ fn browser_finds_the_trace() -> Result<(), Failed> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = child.wait_with_output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     check(out.status.success(), || {
         format!(
-            "{} failed ({}):\n{text}\njaeger log:\n{}",
+            "{} failed at {url} ({}):\n{text}\njaeger log:\n{}\n{}",
             script.display(),
             out.status,
-            f.jaeger.logs()
+            f.jaeger.logs(),
+            f.nginx.logs()
         )
-    })
+    })?;
+    print!("{stdout}");
+    Ok(stdout)
+}
+
+/// The whole UI at `/jaeger/` behind nginx: search, trace view, clock-skew toggle,
+/// download and open JSON, compare, dependency graph, lookup, theme, embed mode.
+fn browser_ui_behind_proxy_at_jaeger() -> Result<(), Failed> {
+    let f = fixture()?;
+    run_browser(&f, &f.nginx.url("/jaeger/"), "jaeger", false).map(drop)
+}
+
+/// The same at base path `/`, plus the UI config file (menu link, default lookback)
+/// and the 10,000-span trace: time to first render, virtualised scrolling.
+fn browser_ui_at_root_and_large_trace() -> Result<(), Failed> {
+    let f = fixture()?;
+    run_browser(&f, &f.root.query_url("/"), "root", true).map(drop)
 }
 
 fn node_available() -> bool {
@@ -294,13 +480,21 @@ fn main() -> ExitCode {
             static_assets_load_through_the_proxy,
         ),
     ];
-    let browser = Trial::test("browser_finds_the_trace", browser_finds_the_trace);
-    if node_available() {
-        trials.push(browser);
-    } else {
-        eprintln!("browser_finds_the_trace skipped: `node` is not installed");
-        trials.push(browser.with_ignored_flag(true));
+    let browser = [
+        Trial::test(
+            "browser_ui_behind_proxy_at_jaeger",
+            browser_ui_behind_proxy_at_jaeger,
+        ),
+        Trial::test(
+            "browser_ui_at_root_and_large_trace",
+            browser_ui_at_root_and_large_trace,
+        ),
+    ];
+    let node = node_available();
+    if !node {
+        eprintln!("browser tests skipped: `node` is not installed");
     }
+    trials.extend(browser.into_iter().map(|t| t.with_ignored_flag(!node)));
     let conclusion = libtest_mimic::run(&args, trials);
     // Every test is done: stop nginx, then jaeger.
     drop(FIXTURE.lock().unwrap_or_else(|p| p.into_inner()).take());

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use super::components::{Exporter, OtlpReceiver, Receiver, StorageExporter};
 use super::error::ConfigError;
-use super::extensions::{Extension, HealthCheckV2Extension, JaegerQueryExtension};
+use super::extensions::{
+    Extension, HealthCheckV2Extension, JaegerQueryExtension, RemoteStorageExtension,
+};
 use super::model::{Component, ComponentId, JaegerV2Config};
 use super::storage::{BackendKind, JaegerStorageExtension, TraceBackend};
 use super::validate::storage_extension;
@@ -93,6 +95,14 @@ impl JaegerV2Config {
     pub fn jaeger_query(&self) -> Option<&JaegerQueryExtension> {
         self.active_extensions().find_map(|(_, e)| match e {
             Extension::JaegerQuery(q) => Some(q),
+            _ => None,
+        })
+    }
+
+    /// The running `remote_storage` extension.
+    pub fn remote_storage(&self) -> Option<&RemoteStorageExtension> {
+        self.active_extensions().find_map(|(_, e)| match e {
+            Extension::RemoteStorage(r) => Some(r),
             _ => None,
         })
     }
@@ -235,7 +245,8 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
         }
         (Some(read), _) => Some(read.to_string()),
         (None, Some(write)) => Some(write.to_string()),
-        (None, None) => None,
+        // A remote-storage-only file: the backend it serves.
+        (None, None) => v2.remote_storage().map(|r| r.storage.clone()),
     };
     if let Some(name) = &trace_storage {
         let path = format!("extensions.jaeger_storage.backends.{name}");
@@ -293,13 +304,21 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                 config.storage.kind = StorageKind::Cassandra;
                 config.storage.cassandra = Some(c.clone());
             }
-            Some(
-                kind @ (BackendKind::Elasticsearch | BackendKind::Opensearch | BackendKind::Grpc),
-            ) => {
-                return Err(ConfigError::UnsupportedBackend {
-                    path,
-                    kind: kind.as_str(),
-                });
+            Some(kind @ (BackendKind::Elasticsearch | BackendKind::Opensearch)) => {
+                config.storage.kind = StorageKind::Elasticsearch;
+                config.storage.elasticsearch = Some(es_storage(backend, kind));
+            }
+            Some(BackendKind::Grpc) => {
+                let g = backend.grpc.as_ref().expect("kind() said grpc");
+                // Our client speaks plain-text gRPC only (loopback or a private network).
+                if !g.tls.insecure || g.writer.as_ref().is_some_and(|w| !w.tls.insecure) {
+                    return Err(ConfigError::invalid(
+                        format!("{path}.grpc.tls.insecure"),
+                        "TLS to remote storage is not supported yet: set `tls: {insecure: true}`",
+                    ));
+                }
+                config.storage.kind = StorageKind::Grpc;
+                config.storage.grpc = Some(g.clone());
             }
             None => {
                 return Err(ConfigError::BackendKind {
@@ -316,6 +335,24 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                 });
             }
         }
+    }
+
+    if let Some(r) = v2.remote_storage() {
+        if trace_storage.as_deref() != Some(r.storage.as_str()) {
+            return Err(ConfigError::invalid(
+                "extensions.remote_storage.storage",
+                format!(
+                    "serves \"{}\" while this process uses \"{}\"; one process serves one trace storage",
+                    r.storage,
+                    trace_storage.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        let ep = r.endpoint.as_deref().unwrap_or(":17271");
+        config.remote_storage.endpoint = Some(endpoint_at(
+            "extensions.remote_storage.endpoint".into(),
+            ep,
+        )?);
     }
 
     receivers(v2, &mut config, &mut warnings)?;
@@ -346,11 +383,11 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
             q.http.tls.as_ref(),
             &mut warnings,
         )?;
-        if q.grpc.tls.is_some() {
-            warnings.push(format!(
-                "{base}.grpc.tls: TLS on the query gRPC port is not supported yet; it serves plain text"
-            ));
-        }
+        config.query.grpc_tls = tls_files(
+            &format!("{base}.grpc.tls"),
+            q.grpc.tls.as_ref(),
+            &mut warnings,
+        )?;
         if let Some(ep) = &q.grpc.endpoint {
             config.query.grpc_endpoint = Some(endpoint_at(format!("{base}.grpc.endpoint"), ep)?);
         }
@@ -393,6 +430,20 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
             }
         }
     };
+    if let Some(h) = v2.healthcheck() {
+        config.admin.health_tls = tls_files(
+            "extensions.healthcheckv2.http.tls",
+            h.http.tls.as_ref(),
+            &mut warnings,
+        )?;
+    }
+    if let Some((id, e)) = v2.expvar() {
+        config.admin.expvar_tls = tls_files(
+            &format!("extensions.{id}.tls"),
+            e.tls.as_ref(),
+            &mut warnings,
+        )?;
+    }
     config.admin.expvar_endpoint = match v2.expvar() {
         None => None,
         Some((id, e)) => match &e.endpoint {
@@ -454,6 +505,16 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                 config.sampling.grpc_endpoint =
                     Some(endpoint_at(format!("{base}.grpc.endpoint"), ep)?);
             }
+            config.sampling.http_tls = tls_files(
+                &format!("{base}.http.tls"),
+                r.http.tls.as_ref(),
+                &mut warnings,
+            )?;
+            config.sampling.grpc_tls = tls_files(
+                &format!("{base}.grpc.tls"),
+                r.grpc.tls.as_ref(),
+                &mut warnings,
+            )?;
             if let Some(f) = &r.file {
                 config.sampling.strategies_file =
                     f.path.as_ref().filter(|p| !p.is_empty()).map(PathBuf::from);
@@ -516,6 +577,8 @@ fn receivers(
         thrift_http_endpoint: None,
         thrift_compact_endpoint: None,
         thrift_binary_endpoint: None,
+        grpc_tls: None,
+        thrift_http_tls: None,
     };
     config.zipkin.endpoint = None;
     let listen = |path: String, ep: Option<&String>, default: Option<SocketAddr>| match ep {
@@ -570,6 +633,8 @@ fn receivers(
                         g.endpoint.as_ref(),
                         d.grpc_endpoint,
                     )?;
+                    config.jaeger.grpc_tls =
+                        tls_files(&format!("{base}.grpc.tls"), g.tls.as_ref(), warnings)?;
                 }
                 if let Some(h) = &p.thrift_http {
                     config.jaeger.thrift_http_endpoint = listen(
@@ -577,6 +642,8 @@ fn receivers(
                         h.endpoint.as_ref(),
                         d.thrift_http_endpoint,
                     )?;
+                    config.jaeger.thrift_http_tls =
+                        tls_files(&format!("{base}.thrift_http.tls"), h.tls.as_ref(), warnings)?;
                 }
                 if let Some(u) = &p.thrift_compact {
                     config.jaeger.thrift_compact_endpoint = listen(
@@ -599,6 +666,8 @@ fn receivers(
                     z.endpoint.as_ref(),
                     defaults.zipkin.endpoint,
                 )?;
+                config.zipkin.tls =
+                    tls_files(&format!("receivers.{id}.tls"), z.tls.as_ref(), warnings)?;
             }
             Receiver::Kafka(_) => warnings.push(format!(
                 "receivers.{id}: the Kafka receiver is not supported yet; it reads nothing"
@@ -610,7 +679,8 @@ fn receivers(
 }
 
 /// A server `tls` block as the files the process loads: `cert_file` and `key_file` are
-/// required; settings not acted on yet are start-up warnings.
+/// required, `client_ca_file` turns on client certificate verification (mTLS); settings
+/// not acted on yet are start-up warnings. The files are read (and checked) at start-up.
 fn tls_files(
     path: &str,
     tls: Option<&super::common::TlsServerConfig>,
@@ -632,7 +702,7 @@ fn tls_files(
     let ignored: Vec<&str> = [
         ("ca_file", t.ca_file.is_some()),
         ("ca_pem", t.ca_pem.is_some()),
-        ("client_ca_file", t.client_ca_file.is_some()),
+        ("client_ca_file_reload", t.client_ca_file_reload),
         ("min_version", t.min_version.is_some()),
         ("max_version", t.max_version.is_some()),
         ("cipher_suites", !t.cipher_suites.is_empty()),
@@ -644,13 +714,19 @@ fn tls_files(
     .collect();
     if !ignored.is_empty() {
         warnings.push(format!(
-            "{path}: {} not acted on yet (no client certificates; rustls' default versions and suites)",
+            "{path}: {} not acted on yet (files are read once at start-up; rustls' default versions and suites)",
             ignored.join(", ")
         ));
     }
     Ok(Some(crate::TlsFiles {
         cert_file: PathBuf::from(cert),
         key_file: PathBuf::from(key),
+        client_ca_file: t
+            .client_ca_file
+            .as_ref()
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from),
+        key: path.to_string(),
     }))
 }
 
@@ -681,6 +757,7 @@ fn archive_backend(
                 data_dir: None,
                 max_traces: usize::try_from(m.max_traces).unwrap_or(usize::MAX),
                 cassandra: None,
+                elasticsearch: None,
             })
         }
         Some(BackendKind::Badger) => {
@@ -709,6 +786,7 @@ fn archive_backend(
                 data_dir: Some(dir),
                 max_traces: 0,
                 cassandra: None,
+                elasticsearch: None,
             })
         }
         Some(BackendKind::Cassandra) => Ok(crate::ArchiveConfig {
@@ -716,7 +794,17 @@ fn archive_backend(
             data_dir: None,
             max_traces: 0,
             cassandra: backend.cassandra.clone(),
+            elasticsearch: None,
         }),
+        Some(kind @ (BackendKind::Elasticsearch | BackendKind::Opensearch)) => {
+            Ok(crate::ArchiveConfig {
+                kind: StorageKind::Elasticsearch,
+                data_dir: None,
+                max_traces: 0,
+                cassandra: None,
+                elasticsearch: Some(es_storage(backend, kind)),
+            })
+        }
         Some(kind) => Err(ConfigError::UnsupportedBackend {
             path,
             kind: kind.as_str(),
@@ -726,6 +814,22 @@ fn archive_backend(
             found: backend.kinds().iter().map(|k| k.as_str()).collect(),
             valid: &["memory", "badger"],
         }),
+    }
+}
+
+/// The Elasticsearch / OpenSearch section of a backend whose kind is one of the two.
+fn es_storage(backend: &TraceBackend, kind: BackendKind) -> crate::ElasticsearchStorage {
+    let opensearch = kind == BackendKind::Opensearch;
+    let section = if opensearch {
+        backend.opensearch.as_ref()
+    } else {
+        backend.elasticsearch.as_ref()
+    };
+    crate::ElasticsearchStorage {
+        opensearch,
+        backend: section
+            .cloned()
+            .expect("kind() said elasticsearch / opensearch"),
     }
 }
 

@@ -1,11 +1,14 @@
 //! Remote sampling: the strategies file, the provider that reloads it, and the HTTP and
-//! gRPC endpoints SDKs poll (ingest spec §3). Adaptive sampling is not implemented.
+//! gRPC endpoints SDKs poll (ingest spec §3), and adaptive sampling (off by default).
 
+pub mod adaptive;
 pub mod grpc;
 pub mod http;
 pub mod provider;
 pub mod strategies;
 
+#[cfg(test)]
+mod adaptive_tests;
 #[cfg(test)]
 mod tests;
 

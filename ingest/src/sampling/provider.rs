@@ -119,7 +119,8 @@ impl StrategyProvider {
         }
     }
 
-    fn replace(&self, s: Strategies) {
+    /// Serves `s` from now on (reloads, adaptive sampling).
+    pub fn replace(&self, s: Strategies) {
         // A poisoned lock only means a reader panicked; the value inside is whole.
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         *g = Arc::new(s);

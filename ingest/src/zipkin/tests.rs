@@ -1,5 +1,9 @@
 use super::*;
+use crate::queue::SpanQueue;
 use crate::test_support::RecordingWriter;
+use axum::Router;
+use axum::body::Body;
+use http::StatusCode;
 use http_body_util::BodyExt;
 use jaeger_config::QueueConfig;
 use jaeger_model::otlp::{KeyValue, ResourceSpans, Value};

@@ -25,10 +25,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use datafusion::execution::memory_pool::{FairSpillPool, UnboundedMemoryPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, MemoryConsumer, MemoryReservation, UnboundedMemoryPool,
+};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use jaeger_model::otlp::ResourceSpans;
-use jaeger_storage::{DependencyLink, DependencyStore, SpanReader, StorageError, UnixNanos};
+use jaeger_storage::{
+    DependencyLink, DependencyStore, SpanLinkChunk, SpanLinkScan, SpanReader, StorageError,
+    UnixNanos,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use plan::{OutcomeRow, PlanOptions, outcome};
@@ -39,6 +43,9 @@ pub const DAY_NANOS: u64 = 86_400 * 1_000_000_000;
 
 /// Jaeger's `source` of links made by the job.
 const LINK_SOURCE: &str = "jaeger";
+
+/// Scanned chunks (about 4096 spans, 256 KiB each) in flight between the scan and phase 1.
+const SCAN_CHANNEL_CHUNKS: usize = 8;
 
 /// Phase-1 buffer when no memory limit is set.
 const DEFAULT_BUFFER_BUDGET: usize = 512 << 20;
@@ -83,11 +90,12 @@ pub struct DependenciesJobOptions {
     pub peer_service_attribute: String,
     /// Keep links from a service to itself (calls across a process boundary only).
     pub keep_self_calls: bool,
-    /// DataFusion's memory pool; also bounds the rows buffered before spilling (half of it).
-    /// `None`: an unbounded pool and a 512 MiB buffer.
+    /// The job's memory pool: DataFusion's operators, the rows buffered by phase 1 (a
+    /// quarter of it before spilling), the runs' inputs and the materialized `node` tables
+    /// all count against it. `None`: an unbounded pool and a 512 MiB buffer.
     pub memory_limit_bytes: Option<usize>,
-    /// Bytes of rows buffered in memory before partitions spill to disk; `None`: half of
-    /// the memory limit, or 512 MiB without one.
+    /// Bytes of rows buffered in memory before partitions spill to disk; `None`: a quarter
+    /// of the memory limit, or 512 MiB without one.
     pub spill_buffer_bytes: Option<usize>,
     /// Hash partitions of the trace id the window is split into.
     pub partitions: usize,
@@ -147,7 +155,7 @@ impl DependenciesJobOptions {
     fn buffer_budget(&self) -> usize {
         self.spill_buffer_bytes.unwrap_or_else(|| {
             self.memory_limit_bytes
-                .map_or(DEFAULT_BUFFER_BUDGET, |m| m / 2)
+                .map_or(DEFAULT_BUFFER_BUDGET, |m| m / 4)
         })
     }
 
@@ -341,7 +349,7 @@ pub async fn derive_links(
         });
     }
     let started = Instant::now();
-    let (tx, rx) = mpsc::channel::<Vec<ResourceSpans>>(8);
+    let (tx, rx) = mpsc::channel::<SpanLinkChunk>(SCAN_CHANNEL_CHUNKS);
     let (done_tx, done_rx) = oneshot::channel();
     let worker_opts = opts.clone();
     let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -356,7 +364,13 @@ pub async fn derive_links(
     let guard = AbortOnDrop(Some(abort));
     // The scan runs here (storage I/O belongs to the caller's runtime); `tx` is kept until
     // its outcome is known so the worker can tell a finished scan from a failed one.
-    let scan = reader.scan_spans(opts.start, opts.end, tx.clone()).await;
+    let request = SpanLinkScan {
+        start: opts.start,
+        end: opts.end,
+        peer_attribute: opts.peer_service_attribute.clone(),
+        parallelism: opts.threads.max(1),
+    };
+    let scan = reader.scan_span_links(&request, tx.clone()).await;
     if scan.is_ok() {
         guard.disarm();
     } else {
@@ -389,7 +403,7 @@ impl Drop for AbortOnDrop {
 
 /// Phase 1 and 2 on the job's own thread.
 fn derive_on_thread(
-    mut rx: mpsc::Receiver<Vec<ResourceSpans>>,
+    mut rx: mpsc::Receiver<SpanLinkChunk>,
     opts: &DependenciesJobOptions,
     abort: &std::sync::atomic::AtomicBool,
 ) -> Result<DerivedLinks, JobError> {
@@ -411,7 +425,6 @@ fn derive_on_thread(
         partitions: opts.partitions,
         buffer_budget: opts.buffer_budget(),
         spill_dir: spill_root.path().to_path_buf(),
-        peer_service_attribute: opts.peer_service_attribute.clone(),
     });
     while let Some(chunk) = rx.blocking_recv() {
         partitioner.add_chunk(&chunk)?;
@@ -429,13 +442,19 @@ fn derive_on_thread(
         return Err(JobError::TooManyServices(finished.interner.len()));
     }
     let scan_duration = started.elapsed();
+    let df_runtime = datafusion_runtime(opts, &spill_root)?;
+    // The rows phase 1 kept in memory count against the pool until their run takes them,
+    // so that DataFusion's operators, the rows and the runs' inputs share one limit.
+    let kept_rows = Arc::new(
+        MemoryConsumer::new("dependencies: buffered rows").register(&df_runtime.memory_pool),
+    );
+    kept_rows.grow(finished.partitions.iter().map(|p| p.mem_bytes).sum());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(opts.threads.max(1))
         .thread_name("dependencies-datafusion")
         .enable_all()
         .build()?;
-    let df_runtime = datafusion_runtime(opts, &spill_root)?;
     let plan_opts = PlanOptions {
         peer_service: opts.peer_service,
         large_trace_spans: opts.large_trace_spans,
@@ -461,6 +480,7 @@ fn derive_on_thread(
         plan_opts,
         abort,
         opts.progress.clone(),
+        kept_rows,
     ))?;
     for result in results {
         summary.runs += 1;
@@ -497,6 +517,7 @@ async fn run_concurrently(
     plan_opts: PlanOptions,
     abort: &std::sync::atomic::AtomicBool,
     progress: Option<ProgressHandle>,
+    kept_rows: Arc<MemoryReservation>,
 ) -> Result<Vec<plan::RunResult>, JobError> {
     let mut pending = runs.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
@@ -509,6 +530,10 @@ async fn run_concurrently(
             }
             let df_runtime = df_runtime.clone();
             let plan_opts = plan_opts.clone();
+            // The run's in-memory rows leave the buffered rows' reservation: from here on
+            // they are the run's input, which DataFusion's operators are sized against.
+            let in_memory: usize = run.iter().map(|p| p.mem_bytes).sum();
+            kept_rows.shrink(in_memory.min(kept_rows.size()));
             tasks.spawn(async move {
                 let mut spans = Vec::new();
                 let mut links = Vec::new();

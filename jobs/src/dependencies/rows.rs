@@ -20,8 +20,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt8Array, UInt32Array, U
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
-use jaeger_model::otlp::{ResourceSpans, Value};
-use jaeger_model::trace::{find_attr, service_name};
+use jaeger_storage::span_links::{ProjectedLink, ProjectedSpan, RefType, SpanLinkChunk};
 
 use super::JobError;
 
@@ -34,9 +33,6 @@ pub(crate) const KIND_PRODUCER: u8 = 4;
 pub(crate) const REF_CHILD_OF: u8 = 1;
 pub(crate) const REF_FOLLOWS_FROM: u8 = 2;
 pub(crate) const REF_LINK: u8 = 3;
-
-/// Link attribute with the Jaeger reference type (set by Jaeger's OTLP translator).
-const REF_TYPE_ATTRIBUTE: &str = "opentracing.ref_type";
 
 /// Rows per Arrow batch built in a partition.
 const BATCH_ROWS: usize = 8192;
@@ -253,6 +249,8 @@ pub(crate) struct PartitionData {
     files: Option<(PathBuf, PathBuf)>,
     /// In-memory plus spilled size, used to group partitions into runs.
     pub bytes: usize,
+    /// Of which in memory (counted in the memory pool until the partition's run takes it).
+    pub mem_bytes: usize,
 }
 
 impl PartitionData {
@@ -289,14 +287,15 @@ pub(crate) struct PartitionerOptions {
     /// Bytes of finished batches kept in memory before partitions spill to disk.
     pub buffer_budget: usize,
     pub spill_dir: PathBuf,
-    pub peer_service_attribute: String,
 }
 
-/// Turns OTLP chunks into partitioned rows.
+/// Turns scanned spans into partitioned rows.
 pub(crate) struct Partitioner {
     opts: PartitionerOptions,
     buckets: Vec<Bucket>,
     pub interner: Interner,
+    /// Job ids of the names of the chunk being added.
+    local_ids: Vec<u32>,
     pub counters: IngestCounters,
     mem_bytes: usize,
     pub spilled_bytes: u64,
@@ -307,21 +306,6 @@ pub(crate) fn trace_key(trace_id: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(trace_id)
 }
 
-fn span_id(bytes: &[u8]) -> Option<u64> {
-    let arr: [u8; 8] = bytes.try_into().ok()?;
-    match u64::from_be_bytes(arr) {
-        0 => None,
-        id => Some(id),
-    }
-}
-
-fn string_attr<'a>(attrs: &'a [jaeger_model::otlp::KeyValue], key: &str) -> Option<&'a str> {
-    match find_attr(attrs, key) {
-        Some(Value::StringValue(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    }
-}
-
 impl Partitioner {
     pub(crate) fn new(opts: PartitionerOptions) -> Self {
         let partitions = opts.partitions.max(1);
@@ -329,6 +313,7 @@ impl Partitioner {
             buckets: (0..partitions).map(|_| Bucket::default()).collect(),
             opts,
             interner: Interner::default(),
+            local_ids: Vec::new(),
             counters: IngestCounters::default(),
             mem_bytes: 0,
             spilled_bytes: 0,
@@ -340,47 +325,56 @@ impl Partitioner {
         ((key >> 32) % self.buckets.len() as u64) as usize
     }
 
-    pub(crate) fn add_chunk(&mut self, chunk: &[ResourceSpans]) -> Result<(), JobError> {
-        for rs in chunk {
-            let service = rs.resource.as_ref().map(service_name).unwrap_or("");
-            let svc = self.interner.intern(service);
-            for ss in &rs.scope_spans {
-                for span in &ss.spans {
-                    self.add_span(span, svc)?;
-                }
-            }
+    /// Adds the spans of one scanned chunk.
+    pub(crate) fn add_chunk(&mut self, chunk: &SpanLinkChunk) -> Result<(), JobError> {
+        // Chunk-local name indices to the job's ids: a chunk names a handful of services.
+        self.local_ids.clear();
+        for name in &chunk.names {
+            let id = self.interner.intern(name);
+            self.local_ids.push(id);
+        }
+        let mut links = chunk.links.as_slice();
+        for span in &chunk.spans {
+            let n = (span.links as usize).min(links.len());
+            let (own, rest) = links.split_at(n);
+            links = rest;
+            self.add_span(span, own)?;
         }
         Ok(())
     }
 
-    fn add_span(&mut self, span: &jaeger_model::otlp::Span, svc: u32) -> Result<(), JobError> {
-        let start = span.start_time_unix_nano;
+    fn local_id(&self, index: u32) -> u32 {
+        self.local_ids.get(index as usize).copied().unwrap_or(0)
+    }
+
+    fn add_span(&mut self, span: &ProjectedSpan, links: &[ProjectedLink]) -> Result<(), JobError> {
+        let start = span.start;
         if start < self.opts.start || start >= self.opts.end {
             // A reader may hand out whole chunks around the window; the window is ours.
             self.counters.spans_outside_window += 1;
             return Ok(());
         }
         self.counters.spans_read += 1;
-        let (Some(s), 16) = (span_id(&span.span_id), span.trace_id.len()) else {
+        let (Some(trace_id), s) = (span.trace_id, span.span_id) else {
             self.counters.invalid_ids += 1;
             return Ok(());
         };
+        if s == 0 {
+            self.counters.invalid_ids += 1;
+            return Ok(());
+        }
+        let svc = self.local_id(span.service);
         if svc == 0 {
             self.counters.spans_without_service += 1;
         }
-        let t = trace_key(&span.trace_id);
-        let p = match span.parent_span_id.len() {
-            0 => 0,
-            _ => span_id(&span.parent_span_id).unwrap_or(0),
-        };
+        let t = trace_key(&trace_id);
+        let p = span.parent;
         let kind = u8::try_from(span.kind)
             .ok()
             .filter(|k| *k <= 5)
             .unwrap_or(KIND_UNSPECIFIED);
         let peer = if kind == KIND_CLIENT || kind == KIND_PRODUCER {
-            string_attr(&span.attributes, &self.opts.peer_service_attribute)
-                .map(|name| self.interner.intern(name))
-                .unwrap_or(0)
+            self.local_id(span.peer)
         } else {
             0
         };
@@ -397,21 +391,25 @@ impl Partitioner {
             self.flush_spans(b)?;
         }
 
-        for link in &span.links {
+        for link in links {
             self.counters.links_read += 1;
-            let (Some(ls), 16) = (span_id(&link.span_id), link.trace_id.len()) else {
+            let (Some(link_trace), ls) = (link.trace_id, link.span_id) else {
                 self.counters.invalid_ids += 1;
                 continue;
             };
-            let lt = trace_key(&link.trace_id);
+            if ls == 0 {
+                self.counters.invalid_ids += 1;
+                continue;
+            }
+            let lt = trace_key(&link_trace);
             if lt == t && ls == p {
                 // Jaeger's translator repeats the parent as a link only to carry its type.
                 continue;
             }
-            let rt = match string_attr(&link.attributes, REF_TYPE_ATTRIBUTE) {
-                Some("child_of") => REF_CHILD_OF,
-                Some("follows_from") => REF_FOLLOWS_FROM,
-                _ => REF_LINK,
+            let rt = match link.ref_type {
+                RefType::ChildOf => REF_CHILD_OF,
+                RefType::FollowsFrom => REF_FOLLOWS_FROM,
+                RefType::Link => REF_LINK,
             };
             let lb = self.bucket_of(lt);
             let cols = &mut self.buckets[lb].link_cols;
@@ -526,6 +524,7 @@ impl Partitioner {
                 links: bucket.links,
                 files,
                 bytes,
+                mem_bytes: bucket.mem_bytes,
             });
         }
         Ok(Finished {
@@ -577,7 +576,7 @@ pub(crate) fn group_into_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jaeger_model::otlp::{KeyValue, Resource, ScopeSpans, Span};
+    use jaeger_model::otlp::{KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value};
 
     fn kv(key: &str, value: &str) -> KeyValue {
         jaeger_model::trace::kv(key, Value::StringValue(value.into()))
@@ -619,8 +618,14 @@ mod tests {
             partitions,
             buffer_budget: budget,
             spill_dir: dir.to_path_buf(),
-            peer_service_attribute: "peer.service".into(),
         })
+    }
+
+    /// What a store's `scan_span_links` hands out for these spans.
+    fn chunk(groups: &[ResourceSpans]) -> SpanLinkChunk {
+        let mut c = SpanLinkChunk::default();
+        c.push_resource_spans(groups, "peer.service");
+        c
     }
 
     fn total_rows(batches: &[RecordBatch]) -> usize {
@@ -639,13 +644,13 @@ mod tests {
             span_id: vec![0; 8],
             ..Default::default()
         });
-        p.add_chunk(&[
+        p.add_chunk(&chunk(&[
             rs(
                 "a",
                 vec![span(1, 1, 0, 200), span(1, 2, 0, 50), bad_trace, bad_link],
             ),
             rs("", vec![span(1, 3, 1, 300), span(1, 4, 0, 0)]),
-        ])
+        ]))
         .expect("add");
         let f = p.finish().expect("finish");
         assert_eq!(
@@ -670,7 +675,7 @@ mod tests {
         let spans: Vec<Span> = (1..=20_000u64)
             .map(|i| span((i % 7) as u8, i, 0, 200 + i))
             .collect();
-        p.add_chunk(&[rs("a", spans)]).expect("add");
+        p.add_chunk(&chunk(&[rs("a", spans)])).expect("add");
         let f = p.finish().expect("finish");
         assert!(f.spilled_bytes > 0);
         let mut rows = 0;
@@ -692,7 +697,8 @@ mod tests {
             span_id: 7u64.to_be_bytes().to_vec(),
             ..Default::default()
         });
-        p.add_chunk(&[rs("b", vec![consumer])]).expect("add");
+        p.add_chunk(&chunk(&[rs("b", vec![consumer])]))
+            .expect("add");
         let target = p.bucket_of(trace_key(&[3; 16]));
         let f = p.finish().expect("finish");
         assert_eq!(total_rows(&f.partitions[target].links), 1);
@@ -705,6 +711,7 @@ mod tests {
             links: vec![],
             files: None,
             bytes,
+            mem_bytes: bytes,
         };
         let runs = group_into_runs(vec![part(5), part(0), part(5), part(20), part(1)], 10, 1);
         let sizes: Vec<Vec<usize>> = runs

@@ -31,7 +31,7 @@ impl Adjuster for NormalizeIPAttributes {
     }
 }
 
-fn normalize(attrs: &mut [KeyValue]) {
+pub(crate) fn normalize(attrs: &mut [KeyValue]) {
     for kv in attrs.iter_mut() {
         if !IP_KEYS.contains(&kv.key.as_str()) {
             continue;

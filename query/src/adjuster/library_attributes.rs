@@ -4,7 +4,7 @@
 //! resource's keeps its attribute and gets a warning.
 
 use jaeger_model::Trace;
-use jaeger_model::otlp::Resource;
+use jaeger_model::otlp::{Resource, Span};
 use jaeger_model::sanitize::add_warning;
 
 use crate::adjust::Adjuster;
@@ -29,38 +29,41 @@ impl Adjuster for MoveLibraryAttributes {
         for rs in trace.resource_spans.iter_mut() {
             for ss in rs.scope_spans.iter_mut() {
                 for span in ss.spans.iter_mut() {
-                    if !span
-                        .attributes
-                        .iter()
-                        .any(|kv| LIBRARY_KEYS.contains(&kv.key.as_str()))
-                    {
-                        continue;
-                    }
-                    let resource = rs.resource.get_or_insert_with(Resource::default);
-                    for key in LIBRARY_KEYS {
-                        let Some(pos) = span.attributes.iter().position(|kv| kv.key == key) else {
-                            continue;
-                        };
-                        let existing = resource.attributes.iter_mut().find(|kv| kv.key == key);
-                        match existing {
-                            Some(kv) if kv.value != span.attributes[pos].value => {
-                                add_warning(
-                                    &mut span.attributes,
-                                    format!(
-                                        "conflicting values between Span and Resource for attribute {key}"
-                                    ),
-                                );
-                            }
-                            Some(_) => {
-                                span.attributes.remove(pos);
-                            }
-                            None => {
-                                let kv = span.attributes.remove(pos);
-                                resource.attributes.push(kv);
-                            }
-                        }
-                    }
+                    move_library_attributes(&mut rs.resource, span);
                 }
+            }
+        }
+    }
+}
+
+/// Moves the span's library attributes to its resource (one span of the step).
+pub(crate) fn move_library_attributes(resource: &mut Option<Resource>, span: &mut Span) {
+    if !span
+        .attributes
+        .iter()
+        .any(|kv| LIBRARY_KEYS.contains(&kv.key.as_str()))
+    {
+        return;
+    }
+    let resource = resource.get_or_insert_with(Resource::default);
+    for key in LIBRARY_KEYS {
+        let Some(pos) = span.attributes.iter().position(|kv| kv.key == key) else {
+            continue;
+        };
+        let existing = resource.attributes.iter_mut().find(|kv| kv.key == key);
+        match existing {
+            Some(kv) if kv.value != span.attributes[pos].value => {
+                add_warning(
+                    &mut span.attributes,
+                    format!("conflicting values between Span and Resource for attribute {key}"),
+                );
+            }
+            Some(_) => {
+                span.attributes.remove(pos);
+            }
+            None => {
+                let kv = span.attributes.remove(pos);
+                resource.attributes.push(kv);
             }
         }
     }

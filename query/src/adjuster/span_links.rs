@@ -22,7 +22,7 @@ impl Adjuster for RemoveEmptySpanLinks {
     }
 }
 
-fn remove_empty_links(span: &mut Span) {
+pub(crate) fn remove_empty_links(span: &mut Span) {
     let before = span.links.len();
     span.links.retain(|l| {
         !TraceId::from_slice(&l.trace_id)

@@ -5,6 +5,12 @@
 //! fallback, `max_trace_size`, adjusters), so gRPC and HTTP return the same traces.
 //! Errors map once, in [`status`]: bad parameters → INVALID_ARGUMENT, missing traces →
 //! NOT_FOUND, storage failures → INTERNAL (UNAVAILABLE when storage asks to retry).
+//!
+//! With multi-tenancy on, both query services require the tenant in the gRPC metadata
+//! (the same header as HTTP, `x-tenant` by default), as Jaeger's guarding interceptors
+//! do: none → UNAUTHENTICATED `missing tenant header`, several → PERMISSION_DENIED
+//! `extra tenant header`, one not in the list → PERMISSION_DENIED `unknown tenant`.
+//! Health and reflection stay open: they carry no tenant data, and probes have no tenant.
 
 mod api_v2;
 mod api_v3;
@@ -22,10 +28,13 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
 use crate::QueryState;
+use crate::middleware::{TenancyOptions, Tenant};
 use crate::service::{QueryError, QueryService};
 
 pub use api_v2::QueryV2;
@@ -36,6 +45,8 @@ pub use api_v3::QueryV3;
 pub struct GrpcQueryState {
     pub service: QueryService,
     pub dependencies: Arc<dyn DependencyStore>,
+    /// Multi-tenancy; `None` turns it off.
+    pub tenancy: Option<TenancyOptions>,
 }
 
 impl GrpcQueryState {
@@ -43,12 +54,52 @@ impl GrpcQueryState {
         GrpcQueryState {
             service,
             dependencies,
+            tenancy: None,
         }
     }
 
-    /// The same storage, archive and adjusters as the HTTP router of `state`.
+    /// The same storage, archive, adjusters and tenancy as the HTTP router of `state`.
     pub fn from_query_state(state: &QueryState) -> Self {
-        Self::new(state.query_service(), state.dependencies.clone())
+        let mut s = Self::new(state.query_service(), state.dependencies.clone());
+        s.tenancy = state.http.tenancy.clone();
+        s
+    }
+}
+
+/// The tenant named by the request metadata, checked as Jaeger's
+/// `tenancy.getValidTenant` does.
+pub(crate) fn valid_tenant(t: &TenancyOptions, md: &MetadataMap) -> Result<String, Status> {
+    let mut values = md.get_all(t.header.as_str()).iter();
+    let Some(first) = values.next() else {
+        return Err(Status::unauthenticated("missing tenant header"));
+    };
+    if values.next().is_some() {
+        return Err(Status::permission_denied("extra tenant header"));
+    }
+    // A value that is not visible ASCII cannot name a configured tenant.
+    let tenant = first
+        .to_str()
+        .map_err(|_| Status::permission_denied("unknown tenant"))?;
+    // An empty list accepts any tenant (Jaeger's "don't care" guard).
+    if !t.tenants.is_empty() && !t.tenants.iter().any(|k| k == tenant) {
+        return Err(Status::permission_denied("unknown tenant"));
+    }
+    Ok(tenant.to_string())
+}
+
+/// The interceptor guarding the query services: with tenancy on, a call without a
+/// valid tenant is refused before it reaches a handler; the tenant is left on the
+/// request as a [`Tenant`] extension.
+#[derive(Clone)]
+pub struct TenancyGuard(Option<Arc<TenancyOptions>>);
+
+impl tonic::service::Interceptor for TenancyGuard {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(t) = &self.0 {
+            let tenant = valid_tenant(t, req.metadata())?;
+            req.extensions_mut().insert(Tenant(tenant));
+        }
+        Ok(req)
     }
 }
 
@@ -62,6 +113,7 @@ pub enum GrpcServeError {
 
 /// Every service of the query gRPC port, to mount on a tonic server.
 pub async fn routes(state: GrpcQueryState) -> Result<Routes, GrpcServeError> {
+    let guard = TenancyGuard(state.tenancy.clone().map(Arc::new));
     let shared = Arc::new(state);
     let v2 = V2Server::new(QueryV2::new(shared.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
@@ -73,6 +125,8 @@ pub async fn routes(state: GrpcQueryState) -> Result<Routes, GrpcServeError> {
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Zstd);
+    let v2 = InterceptedService::new(v2, guard.clone());
+    let v3 = InterceptedService::new(v3, guard);
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<V2Server<QueryV2>>().await;
@@ -217,6 +271,53 @@ mod tests {
         );
         assert_eq!(s.code(), tonic::Code::Internal);
         assert_eq!(s.message(), "doing: corrupt stored data: bad");
+    }
+
+    #[test]
+    fn tenant_metadata_checked_like_jaeger() {
+        let opts = |tenants: &[&str]| TenancyOptions {
+            tenants: tenants.iter().map(|t| t.to_string()).collect(),
+            ..TenancyOptions::default()
+        };
+        let md = |values: &[&str]| {
+            let mut m = MetadataMap::new();
+            for v in values {
+                m.append("x-tenant", v.parse().unwrap());
+            }
+            m
+        };
+        let err = |r: Result<String, Status>| {
+            let s = r.unwrap_err();
+            (s.code(), s.message().to_string())
+        };
+        let listed = opts(&["acme", "globex"]);
+        assert_eq!(valid_tenant(&listed, &md(&["acme"])).unwrap(), "acme");
+        assert_eq!(
+            err(valid_tenant(&listed, &md(&[]))),
+            (tonic::Code::Unauthenticated, "missing tenant header".into())
+        );
+        assert_eq!(
+            err(valid_tenant(&listed, &md(&["acme", "globex"]))),
+            (tonic::Code::PermissionDenied, "extra tenant header".into())
+        );
+        assert_eq!(
+            err(valid_tenant(&listed, &md(&["initech"]))),
+            (tonic::Code::PermissionDenied, "unknown tenant".into())
+        );
+        // Without a list any tenant passes, as in Jaeger.
+        assert_eq!(
+            valid_tenant(&opts(&[]), &md(&["anyone"])).unwrap(),
+            "anyone"
+        );
+        // Another header name is honoured.
+        let custom = TenancyOptions {
+            header: http::HeaderName::from_static("x-org"),
+            tenants: vec![],
+        };
+        let mut m = MetadataMap::new();
+        m.insert("x-org", "acme".parse().unwrap());
+        assert_eq!(valid_tenant(&custom, &m).unwrap(), "acme");
+        assert!(valid_tenant(&custom, &md(&["acme"])).is_err());
     }
 
     #[test]

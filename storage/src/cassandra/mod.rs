@@ -10,6 +10,7 @@
 
 pub mod rows;
 pub mod schema;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -40,7 +41,8 @@ use crate::{
 };
 pub use rows::TagIndexOptions;
 use rows::{DependencyUdt, KeyValueUdt, LogUdt, ProcessUdt, SpanRefUdt, SpanRow};
-pub use schema::SchemaOptions;
+pub use schema::{Layout, SchemaOptions};
+pub use tls::CassandraTls;
 
 /// How to reach the cluster and what to write (Jaeger v2's `backends.X.cassandra`).
 #[derive(Clone, Debug, PartialEq)]
@@ -64,8 +66,8 @@ pub struct CassandraConfig {
     /// How long a written service / operation name is not written again (0 = always).
     pub write_cache_ttl: Duration,
     pub index: TagIndexOptions,
-    /// TLS to the cluster is requested (`tls.insecure: false`). Not supported yet.
-    pub tls: bool,
+    /// TLS to the cluster (`tls.insecure: false`); `None` = plain text.
+    pub tls: Option<CassandraTls>,
 }
 
 impl Default for CassandraConfig {
@@ -84,7 +86,7 @@ impl Default for CassandraConfig {
             schema: SchemaOptions::default(),
             write_cache_ttl: Duration::from_secs(12 * 3600),
             index: TagIndexOptions::default(),
-            tls: false,
+            tls: None,
         }
     }
 }
@@ -115,12 +117,15 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> StorageError {
 
 /// Connects (without a keyspace: the schema may not exist yet).
 pub async fn connect(config: &CassandraConfig) -> Result<Session> {
-    if config.tls {
-        return Err(StorageError::Unavailable(
-            "cassandra: TLS connections are not supported yet; set connection.tls.insecure: true"
-                .into(),
-        ));
-    }
+    let tls = match config.tls.clone() {
+        // Reads the CA / cert / key files: off the runtime.
+        Some(t) => Some(
+            tokio::task::spawn_blocking(move || t.client_config())
+                .await
+                .map_err(|e| unavailable("loading TLS files", e))??,
+        ),
+        None => None,
+    };
     let consistency = parse_consistency(config.consistency.as_deref().unwrap_or("LOCAL_ONE"))?;
     let mut lb = DefaultPolicy::builder().token_aware(true);
     if let Some(dc) = config.local_dc.as_ref().filter(|d| !d.is_empty()) {
@@ -137,7 +142,8 @@ pub async fn connect(config: &CassandraConfig) -> Result<Session> {
         .default_execution_profile_handle(profile.into_handle())
         .connection_timeout(config.connect_timeout.unwrap_or(Duration::from_secs(10)))
         // Schema statements wait for agreement; poll often (the default is 200 ms).
-        .schema_agreement_interval(Duration::from_millis(20));
+        .schema_agreement_interval(Duration::from_millis(20))
+        .tls_context(tls);
     for s in &config.servers {
         let has_port = s
             .rsplit_once(':')
@@ -235,7 +241,7 @@ struct Statements {
 const TRACE_COLUMNS: &str = "trace_id, span_id, span_hash, parent_id, operation_name, flags, start_time, duration, tags, logs, refs, process";
 
 impl Statements {
-    async fn prepare(session: &Session, ks: &str) -> Result<Self> {
+    async fn prepare(session: &Session, ks: &str, layout: Layout) -> Result<Self> {
         let p = |cql: String| async move {
             session
                 .prepare(cql.clone())
@@ -243,6 +249,62 @@ impl Statements {
                 .map_err(|e| unavailable(&format!("preparing {cql}"), e))
         };
         let buckets = "(0,1,2,3,4,5,6,7,8,9)";
+        // Legacy tables (storage spec §1.4): `operation_names` has no span kind (its
+        // statements bind and return an empty one); v001 `dependencies` is keyed by ts
+        // alone and found through `ts_index`.
+        let (insert_operation, select_operations, select_operations_kind) = if layout
+            .operation_names_v2
+        {
+            (
+                format!(
+                    "INSERT INTO {ks}.operation_names_v2 (service_name, span_kind, operation_name) VALUES (?,?,?)"
+                ),
+                format!(
+                    "SELECT span_kind, operation_name FROM {ks}.operation_names_v2 WHERE service_name = ?"
+                ),
+                format!(
+                    "SELECT span_kind, operation_name FROM {ks}.operation_names_v2 WHERE service_name = ? AND span_kind = ?"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "INSERT INTO {ks}.operation_names (service_name, operation_name) VALUES (?,?)"
+                ),
+                // No kinds there: Jaeger ignores the kind asked for (get_operations).
+                format!("SELECT operation_name FROM {ks}.operation_names WHERE service_name = ?"),
+                format!("SELECT operation_name FROM {ks}.operation_names WHERE service_name = ?"),
+            )
+        };
+        let (insert_dependencies, select_dependencies, select_last_dependencies) = if layout
+            .dependencies_v2
+        {
+            (
+                format!(
+                    "INSERT INTO {ks}.dependencies_v2 (ts, ts_bucket, dependencies) VALUES (?,?,?)"
+                ),
+                format!(
+                    "SELECT ts, dependencies FROM {ks}.dependencies_v2 WHERE ts_bucket = ? AND ts >= ? AND ts < ?"
+                ),
+                format!(
+                    "SELECT ts, dependencies FROM {ks}.dependencies_v2 WHERE ts_bucket = ? AND ts <= ? LIMIT 1"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "INSERT INTO {ks}.dependencies (ts, ts_index, dependencies) VALUES (?,?,?)"
+                ),
+                // Jaeger relies on a SASI index on ts_index; Cassandra 5 disables
+                // SASI by default, so filter (the table holds one row per run).
+                format!(
+                    "SELECT ts, dependencies FROM {ks}.dependencies WHERE ts_index >= ? AND ts_index < ? ALLOW FILTERING"
+                ),
+                format!(
+                    "SELECT ts, dependencies FROM {ks}.dependencies WHERE ts_index >= ? AND ts_index <= ? ALLOW FILTERING"
+                ),
+            )
+        };
         Ok(Self {
             insert_span: p(format!(
                 "INSERT INTO {ks}.traces ({TRACE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -252,10 +314,7 @@ impl Statements {
                 "INSERT INTO {ks}.service_names (service_name) VALUES (?)"
             ))
             .await?,
-            insert_operation: p(format!(
-                "INSERT INTO {ks}.operation_names_v2 (service_name, span_kind, operation_name) VALUES (?,?,?)"
-            ))
-            .await?,
+            insert_operation: p(insert_operation).await?,
             insert_service_index: p(format!(
                 "INSERT INTO {ks}.service_name_index (service_name, bucket, start_time, trace_id) VALUES (?,?,?,?)"
             ))
@@ -277,14 +336,8 @@ impl Statements {
             ))
             .await?,
             select_services: p(format!("SELECT service_name FROM {ks}.service_names")).await?,
-            select_operations: p(format!(
-                "SELECT span_kind, operation_name FROM {ks}.operation_names_v2 WHERE service_name = ?"
-            ))
-            .await?,
-            select_operations_kind: p(format!(
-                "SELECT span_kind, operation_name FROM {ks}.operation_names_v2 WHERE service_name = ? AND span_kind = ?"
-            ))
-            .await?,
+            select_operations: p(select_operations).await?,
+            select_operations_kind: p(select_operations_kind).await?,
             find_by_service: p(format!(
                 "SELECT trace_id, start_time FROM {ks}.service_name_index WHERE bucket IN {buckets} AND service_name = ? AND start_time >= ? AND start_time <= ? ORDER BY start_time DESC LIMIT ?"
             ))
@@ -301,18 +354,9 @@ impl Statements {
                 "SELECT trace_id, start_time FROM {ks}.duration_index WHERE bucket = ? AND service_name = ? AND operation_name = ? AND duration >= ? AND duration <= ? LIMIT ?"
             ))
             .await?,
-            insert_dependencies: p(format!(
-                "INSERT INTO {ks}.dependencies_v2 (ts, ts_bucket, dependencies) VALUES (?,?,?)"
-            ))
-            .await?,
-            select_dependencies: p(format!(
-                "SELECT ts, dependencies FROM {ks}.dependencies_v2 WHERE ts_bucket = ? AND ts >= ? AND ts < ?"
-            ))
-            .await?,
-            select_last_dependencies: p(format!(
-                "SELECT ts, dependencies FROM {ks}.dependencies_v2 WHERE ts_bucket = ? AND ts <= ? LIMIT 1"
-            ))
-            .await?,
+            insert_dependencies: p(insert_dependencies).await?,
+            select_dependencies: p(select_dependencies).await?,
+            select_last_dependencies: p(select_last_dependencies).await?,
             scan_traces: p(format!(
                 "SELECT {TRACE_COLUMNS} FROM {ks}.traces WHERE start_time >= ? AND start_time < ? ALLOW FILTERING"
             ))
@@ -371,6 +415,7 @@ pub struct CassandraStore {
     session: Session,
     st: Statements,
     keyspace: String,
+    layout: Layout,
     attempts: u32,
     index: TagIndexOptions,
     services: NameCache,
@@ -383,17 +428,26 @@ impl CassandraStore {
     pub async fn open(config: CassandraConfig) -> Result<Arc<Self>> {
         config.schema.validate()?;
         let session = connect(&config).await?;
-        if config.create_schema {
-            schema::create(&session, &config.schema).await?;
+        let layout = if config.create_schema {
+            schema::create(&session, &config.schema).await?
         } else {
             let tables = schema::existing_tables(&session, &config.schema.keyspace).await?;
-            schema::check_layout(&config.schema.keyspace, tables.as_deref())?;
+            schema::detect_layout(&config.schema.keyspace, tables.as_deref())?
+        };
+        if layout != Layout::V004 {
+            tracing::warn!(
+                keyspace = %config.schema.keyspace,
+                "cassandra keyspace has Jaeger's {} layout: using its legacy tables{}",
+                layout.version(),
+                if layout.sampling { "" } else { " (no sampling tables)" }
+            );
         }
-        let st = Statements::prepare(&session, &config.schema.keyspace).await?;
+        let st = Statements::prepare(&session, &config.schema.keyspace, layout).await?;
         Ok(Arc::new(Self {
             session,
             st,
             keyspace: config.schema.keyspace.clone(),
+            layout,
             attempts: config.max_retry_attempts.max(1),
             index: config.index.clone(),
             services: NameCache::new(config.write_cache_ttl, 10_000),
@@ -403,6 +457,11 @@ impl CassandraStore {
 
     pub fn keyspace(&self) -> &str {
         &self.keyspace
+    }
+
+    /// The tables in use (v004, or an older Jaeger layout's legacy tables).
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// The driver session (for tests and tools reading the rows directly).
@@ -478,7 +537,10 @@ impl CassandraStore {
                 &row.process,
             ),
         )));
-        if self.services.should_write(service) {
+        // Cassandra refuses an empty single-column partition key: a span without a
+        // service keeps its trace and index rows but names no service.
+        let named = !service.is_empty();
+        if named && self.services.should_write(service) {
             out.push(Box::pin(async move {
                 let r = self.exec(&st.insert_service, (service,)).await;
                 if r.is_err() {
@@ -489,11 +551,16 @@ impl CassandraStore {
         }
         let kind = rows::span_kind(row);
         let op_key = format!("{service}|{kind}|{}", row.operation_name);
-        if self.operations.should_write(&op_key) {
+        if named && self.operations.should_write(&op_key) {
+            let v2 = self.layout.operation_names_v2;
             out.push(Box::pin(async move {
-                let r = self
-                    .exec(&st.insert_operation, (service, kind, &row.operation_name))
-                    .await;
+                let r = if v2 {
+                    self.exec(&st.insert_operation, (service, kind, &row.operation_name))
+                        .await
+                } else {
+                    self.exec(&st.insert_operation, (service, &row.operation_name))
+                        .await
+                };
                 if r.is_err() {
                     self.operations.forget(&op_key);
                 }
@@ -772,6 +839,21 @@ impl SpanReader for CassandraStore {
     }
 
     async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
+        if !self.layout.operation_names_v2 {
+            let rows: Vec<(Option<String>,)> = self
+                .select(&self.st.select_operations, (&query.service_name,))
+                .await?;
+            let mut out: Vec<Operation> = rows
+                .into_iter()
+                .map(|(name,)| Operation {
+                    name: name.unwrap_or_default(),
+                    span_kind: String::new(),
+                })
+                .collect();
+            out.sort();
+            out.dedup();
+            return Ok(out);
+        }
         let rows: Vec<(Option<String>, Option<String>)> = match &query.span_kind {
             None => {
                 self.select(&self.st.select_operations, (&query.service_name,))
@@ -848,6 +930,17 @@ impl DependencyStore for CassandraStore {
         let end_ms = (end / 1_000_000) as i64;
         let start_ms = (end.saturating_sub(lookback) / 1_000_000) as i64;
         let mut out = Vec::new();
+        if !self.layout.dependencies_v2 {
+            // v001 `dependencies`: Jaeger's read, rows whose ts_index is in the range.
+            let rows: Vec<(CqlTimestamp, Option<Vec<DependencyUdt>>)> = self
+                .select(
+                    &self.st.select_dependencies,
+                    (CqlTimestamp(start_ms), CqlTimestamp(end_ms)),
+                )
+                .await?;
+            out.extend(rows.into_iter().flat_map(|(_, d)| links_of(d)));
+            return Ok(out);
+        }
         let mut row_at_start = false;
         let mut bucket = day_bucket(start_ms);
         while bucket < end_ms {
@@ -902,9 +995,15 @@ impl DependencyStore for CassandraStore {
                 source: Some(l.source),
             })
             .collect();
+        // v004 binds (ts, ts_bucket); v001 (ts, ts_index), where ts_index = ts.
+        let second = if self.layout.dependencies_v2 {
+            day_bucket(ts)
+        } else {
+            ts
+        };
         self.exec(
             &self.st.insert_dependencies,
-            (CqlTimestamp(ts), CqlTimestamp(day_bucket(ts)), deps),
+            (CqlTimestamp(ts), CqlTimestamp(second), deps),
         )
         .await
     }

@@ -1,7 +1,8 @@
 //! Jaeger's v004 Cassandra schema (storage spec §1.2–§1.4, §1.10): the DDL of
 //! `v004-go-tmpl.cql.tmpl` with its template values, executed statement by statement
-//! (every statement is `IF NOT EXISTS`, so creating twice is harmless), and the check
-//! that an existing keyspace has the v004 layout.
+//! (every statement is `IF NOT EXISTS`, so creating twice is harmless), and the
+//! detection of an existing keyspace's layout (v004, or the legacy tables of older
+//! Jaeger versions, which the reader and writer fall back to).
 
 use std::time::Duration;
 
@@ -224,9 +225,48 @@ pub async fn existing_tables(session: &Session, keyspace: &str) -> Result<Option
     Ok(Some(out))
 }
 
-/// Fails with a clear message unless the keyspace has every v004 table; an older
-/// layout (v001/v002: no `operation_names_v2` or `dependencies_v2`) is named as such.
-pub fn check_layout(keyspace: &str, tables: Option<&[String]>) -> Result<()> {
+/// Tables every Jaeger layout (v001..v004) has and the reader and writer need.
+pub const CORE_TABLES: &[&str] = &[
+    "traces",
+    "service_names",
+    "service_operation_index",
+    "service_name_index",
+    "duration_index",
+    "tag_index",
+];
+
+/// Which tables of an existing keyspace to use: the v004 ones where they exist, else the
+/// legacy tables older Jaeger versions wrote (as Jaeger's reader and writer probe them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// `operation_names_v2` (with span kind), else `operation_names` (≤ v002).
+    pub operation_names_v2: bool,
+    /// `dependencies_v2` (day buckets), else v001's `dependencies`.
+    pub dependencies_v2: bool,
+    /// `operation_throughput`, `sampling_probabilities` and `leases` exist.
+    pub sampling: bool,
+}
+
+impl Layout {
+    pub const V004: Layout = Layout {
+        operation_names_v2: true,
+        dependencies_v2: true,
+        sampling: true,
+    };
+
+    /// Jaeger's name for this layout.
+    pub fn version(&self) -> &'static str {
+        match (self.operation_names_v2, self.dependencies_v2) {
+            (true, _) => "v003/v004",
+            (false, true) => "v002",
+            (false, false) => "v001",
+        }
+    }
+}
+
+/// The layout of an existing keyspace, or a clear error when it is missing or is not a
+/// Jaeger keyspace.
+pub fn detect_layout(keyspace: &str, tables: Option<&[String]>) -> Result<Layout> {
     let Some(tables) = tables else {
         return Err(StorageError::Unavailable(format!(
             "cassandra keyspace {keyspace} does not exist: create it with schema.create: true \
@@ -234,41 +274,51 @@ pub fn check_layout(keyspace: &str, tables: Option<&[String]>) -> Result<()> {
         )));
     };
     let has = |t: &str| tables.iter().any(|x| x == t);
-    let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !has(t)).collect();
-    if missing.is_empty() {
-        return Ok(());
+    let mut missing: Vec<&str> = CORE_TABLES.iter().copied().filter(|t| !has(t)).collect();
+    if !has("operation_names_v2") && !has("operation_names") {
+        missing.push("operation_names_v2");
     }
-    let older = (has("operation_names") && !has("operation_names_v2"))
-        || (has("dependencies") && !has("dependencies_v2"));
-    if older {
-        let version = if has("dependencies_v2") {
-            "v002"
-        } else {
-            "v001"
-        };
+    if !has("dependencies_v2") && !has("dependencies") {
+        missing.push("dependencies_v2");
+    }
+    if !missing.is_empty() {
         return Err(StorageError::Unavailable(format!(
-            "cassandra keyspace {keyspace} has an older Jaeger schema ({version}-like: tables \
-             {missing:?} missing); migrate it to v004 with Jaeger's migration scripts first"
+            "cassandra keyspace {keyspace} is not a Jaeger keyspace: tables {missing:?} missing"
         )));
     }
-    Err(StorageError::Unavailable(format!(
-        "cassandra keyspace {keyspace} is not a Jaeger v004 keyspace: tables {missing:?} missing"
-    )))
+    Ok(Layout {
+        operation_names_v2: has("operation_names_v2"),
+        dependencies_v2: has("dependencies_v2"),
+        sampling: ["operation_throughput", "sampling_probabilities", "leases"]
+            .iter()
+            .all(|t| has(t)),
+    })
 }
 
-/// Creates the keyspace, types and tables (idempotent), then checks the layout.
-pub async fn create(session: &Session, opts: &SchemaOptions) -> Result<()> {
+/// Creates the keyspace, types and tables (idempotent: every statement is `IF NOT
+/// EXISTS`) and returns the layout to use. In a keyspace of an older Jaeger layout the
+/// `_v2` replacements of its legacy tables are not created, so its data stays readable
+/// (by this build through the legacy tables, and by the Jaeger that wrote it); the
+/// missing sampling tables are added.
+pub async fn create(session: &Session, opts: &SchemaOptions) -> Result<Layout> {
     opts.validate()?;
+    let mut skip: Vec<&str> = Vec::new();
     if let Some(tables) = existing_tables(session, &opts.keyspace).await? {
-        // Never add v004 tables next to an older layout: that would hide the migration.
         let has = |t: &str| tables.iter().any(|x| x == t);
-        if (has("operation_names") && !has("operation_names_v2"))
-            || (has("dependencies") && !has("dependencies_v2"))
-        {
-            return check_layout(&opts.keyspace, Some(&tables));
+        if has("operation_names") && !has("operation_names_v2") {
+            skip.push("operation_names_v2");
+        }
+        if has("dependencies") && !has("dependencies_v2") {
+            skip.push("dependencies_v2");
         }
     }
     for stmt in opts.statements() {
+        if skip
+            .iter()
+            .any(|t| stmt.contains(&format!("TABLE IF NOT EXISTS {}.{t} ", opts.keyspace)))
+        {
+            continue;
+        }
         session
             .query_unpaged(stmt.as_str(), ())
             .await
@@ -279,7 +329,34 @@ pub async fn create(session: &Session, opts: &SchemaOptions) -> Result<()> {
         .await
         .map_err(|e| cql_error("schema agreement", e))?;
     let tables = existing_tables(session, &opts.keyspace).await?;
-    check_layout(&opts.keyspace, tables.as_deref())
+    detect_layout(&opts.keyspace, tables.as_deref())
+}
+
+/// `ALTER TABLE` statements that set the TTLs and the `traces` compaction window of an
+/// existing keyspace to these options (`jaeger cassandra-schema --alter`). Rows already
+/// written keep the TTL they were written with.
+pub fn alter_statements(opts: &SchemaOptions, tables: &[String]) -> Vec<String> {
+    let ks = &opts.keyspace;
+    let ttl = opts.trace_ttl.as_secs();
+    let window = (opts.compaction_window.as_secs() / 60).max(1);
+    let mut out = Vec::new();
+    for t in tables {
+        match t.as_str() {
+            "traces" => out.push(format!(
+                "ALTER TABLE {ks}.traces WITH default_time_to_live = {ttl} AND compaction = {{'compaction_window_size': '{window}', 'compaction_window_unit': 'MINUTES', 'class': 'org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy'}}"
+            )),
+            "service_names" | "operation_names_v2" | "operation_names" | "service_operation_index"
+            | "service_name_index" | "duration_index" | "tag_index" => out.push(format!(
+                "ALTER TABLE {ks}.{t} WITH default_time_to_live = {ttl}"
+            )),
+            "dependencies_v2" | "dependencies" => out.push(format!(
+                "ALTER TABLE {ks}.{t} WITH default_time_to_live = {}",
+                opts.dependencies_ttl.as_secs()
+            )),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -329,25 +406,32 @@ mod tests {
     }
 
     #[test]
-    fn layout_check_names_older_schemas() {
+    fn layouts_old_and_new() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(
-            check_layout("k", None)
+            detect_layout("k", None)
                 .unwrap_err()
                 .to_string()
                 .contains("does not exist")
         );
         let v4: Vec<String> = TABLES.iter().map(|s| s.to_string()).collect();
-        assert!(check_layout("k", Some(&v4)).is_ok());
-        let v1 = t(&["traces", "service_names", "operation_names", "dependencies"]);
-        let err = check_layout("k", Some(&v1)).unwrap_err().to_string();
-        assert!(err.contains("older Jaeger schema (v001"), "{err}");
-        let other = t(&["foo"]);
+        assert_eq!(detect_layout("k", Some(&v4)).unwrap(), Layout::V004);
+        let mut v1 = t(CORE_TABLES);
+        v1.extend(t(&["operation_names", "dependencies"]));
+        let l = detect_layout("k", Some(&v1)).unwrap();
+        assert!(!l.operation_names_v2 && !l.dependencies_v2 && !l.sampling);
+        assert_eq!(l.version(), "v001");
+        let err = detect_layout("k", Some(&t(&["foo"])))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a Jaeger keyspace"), "{err}");
+        let alter = alter_statements(&SchemaOptions::default(), &v4);
+        assert!(alter[0].contains("traces WITH default_time_to_live = 172800"));
+        assert!(alter[0].contains("'compaction_window_size': '120'"));
         assert!(
-            check_layout("k", Some(&other))
-                .unwrap_err()
-                .to_string()
-                .contains("not a Jaeger v004 keyspace")
+            alter.iter().any(|a| a
+                == "ALTER TABLE jaeger_dc1.dependencies_v2 WITH default_time_to_live = 172800")
         );
+        assert!(!alter.iter().any(|a| a.contains("leases")));
     }
 }

@@ -852,6 +852,17 @@ impl SpanReader for EmbeddedStore {
         self.blocking(move |s| scan::scan_spans(s, start, end, &sink))
             .await
     }
+
+    async fn scan_span_links(
+        &self,
+        scan: &crate::SpanLinkScan,
+        sink: tokio::sync::mpsc::Sender<crate::SpanLinkChunk>,
+    ) -> Result<()> {
+        // Reads on `parallelism` threads of its own, started from a blocking thread.
+        let scan = scan.clone();
+        self.blocking(move |s| scan::scan_span_links(s, &scan, &sink))
+            .await
+    }
 }
 
 #[async_trait]

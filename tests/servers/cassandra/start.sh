@@ -4,6 +4,11 @@
 #
 #   JAEGER_TEST_CASSANDRA=127.0.0.1:<cql port>
 #   JAEGER_TEST_CASSANDRA_DIR=<data dir; pass it to stop.sh>
+#   JAEGER_TEST_CASSANDRA_TLS=<dir with ca.pem, client.pem, client.key>
+#
+# The CQL port takes plain-text and TLS clients alike (client_encryption_options
+# optional: true); the node's certificate, signed by ca.pem, names 127.0.0.1 and
+# cassandra.test.
 #
 # Usage: eval "$(tests/servers/cassandra/start.sh)"; ...; tests/servers/cassandra/stop.sh "$JAEGER_TEST_CASSANDRA_DIR"
 # The jars are resolved once into $JAEGER_SERVERS_CACHE (default ~/.cache/jaeger-rs),
@@ -15,11 +20,11 @@ cache="${JAEGER_SERVERS_CACHE:-${HOME:-/tmp}/.cache/jaeger-rs}/cassandra-$versio
 log() { printf 'cassandra: %s\n' "$*" >&2; }
 
 # Java 17 and Maven, installed quietly on a fresh Debian machine.
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v openssl >/dev/null; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     log "installing Java 17 and Maven (apt)"
     apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends openjdk-17-jre-headless maven >&2
+      --no-install-recommends openjdk-17-jre-headless maven openssl >&2
   else
     log "java and mvn are required"; exit 1
   fi
@@ -51,6 +56,37 @@ mkdir -p "$data/conf"
 sed -e "s#@DATA@#$data#g" -e "s#@CQL_PORT@#$cql_port#g" -e "s#@STORAGE_PORT@#$storage_port#g" \
   "$here/cassandra.yaml" >"$data/conf/cassandra.yaml"
 cp "$here/logback.xml" "$data/conf/logback.xml"
+
+# A throwaway CA, the node's certificate in a PKCS12 keystore, and a client
+# certificate for tests of mutual TLS.
+tls="$data/tls"
+mkdir -p "$tls"
+(
+  cd "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=jaeger-test-ca" \
+    -keyout ca.key -out ca.pem 2>/dev/null
+  for who in node client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$who.key" -out "$who.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:cassandra.test,DNS:localhost\n' >"$who.ext"
+    openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile "$who.ext" -out "$who.pem" 2>/dev/null
+  done
+  openssl pkcs12 -export -in node.pem -inkey node.key -certfile ca.pem -name node \
+    -passout pass:cassandra -out keystore.p12
+  keytool -importcert -noprompt -storetype PKCS12 -keystore truststore.p12 \
+    -storepass cassandra -alias ca -file ca.pem >/dev/null 2>&1
+)
+cat >>"$data/conf/cassandra.yaml" <<YAML
+client_encryption_options:
+  enabled: true
+  optional: true
+  keystore: $tls/keystore.p12
+  keystore_password: cassandra
+  store_type: PKCS12
+  truststore: $tls/truststore.p12
+  truststore_password: cassandra
+  require_client_auth: false
+YAML
 
 # Cassandra's jvm17-server.options module flags, a small heap, no JMX, and the
 # single-node shortcuts (no gossip settling, superuser created at once). unsafesystem
@@ -112,3 +148,4 @@ done
 log "ready in $(( $(date +%s) - started ))s"
 echo "JAEGER_TEST_CASSANDRA=127.0.0.1:$cql_port"
 echo "JAEGER_TEST_CASSANDRA_DIR=$data"
+echo "JAEGER_TEST_CASSANDRA_TLS=$tls"

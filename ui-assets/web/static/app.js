@@ -1,229 +1,121 @@
-// A small search and trace view over the query API. Every URL is relative to the
-// page's <base href>, which the query service points at its base path, so the page
-// works at / and behind a reverse proxy at /jaeger/ alike. Data from the API is only
-// ever put into the page as text, never as HTML.
+// The embedded Jaeger UI: plain ES modules, no build step (docs/ui.md). Every URL is
+// relative to <base href>, which the query service points at --query.base-path, so the
+// same files work at / and behind a reverse proxy at /jaeger/.
 'use strict';
 
-(function () {
-  const $ = (id) => document.getElementById(id);
-  const form = $('search-form');
-  const serviceSel = $('service');
-  const operationSel = $('operation');
-  const status = $('status');
-  const results = $('results');
-  const traceView = $('trace-view');
+import { el, prefs } from './util.js';
+import { searchPage } from './search.js';
+import { tracePage } from './trace.js';
+import { dependenciesPage } from './deps.js';
+import { comparePage } from './compare.js';
 
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === 'class') e.className = v;
-      else if (k === 'style') e.style.cssText = v;
-      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v);
-    }
-    for (const c of children) e.append(c);
-    return e;
+// --query.ui-config: menu links, dependencies menu on/off, default lookback.
+function uiConfig() {
+  try {
+    return (typeof getJaegerUiConfig === 'function' && getJaegerUiConfig()) || {};
+  } catch (_) {
+    return {};
   }
+}
+export const config = uiConfig();
+const basePath = new URL(document.baseURI).pathname;
+const params = new URLSearchParams(location.search);
+export const embedded = params.get('uiEmbed') === 'v0';
 
-  async function api(path) {
-    const resp = await fetch(path, { headers: { Accept: 'application/json' } });
-    let body = null;
-    try {
-      body = await resp.json();
-    } catch (_) {
-      // Not JSON: reported below by status.
-    }
-    if (!resp.ok) {
-      const msg = body && body.errors && body.errors.length ? body.errors[0].msg : resp.statusText;
-      throw new Error(`${resp.status} ${msg}`);
-    }
-    return body;
+// The path below the base path: `search`, `trace/<id>`, ….
+function relPath() {
+  const p = location.pathname;
+  return (p.startsWith(basePath) ? p.slice(basePath.length) : p.replace(/^\/+/, '')).replace(/\/+$/, '');
+}
+
+// Keeps `uiEmbed=v0` on every link inside an embedded page.
+export function href(rel) {
+  if (!embedded) return rel;
+  const u = new URL(rel, document.baseURI);
+  u.searchParams.set('uiEmbed', 'v0');
+  return u.pathname.slice(basePath.length) + u.search;
+}
+
+export function navigate(rel, { replace = false } = {}) {
+  const u = new URL(href(rel), document.baseURI);
+  if (replace) history.replaceState(null, '', u);
+  else history.pushState(null, '', u);
+  render();
+}
+
+let current = null;
+function render() {
+  if (current && current.dispose) current.dispose();
+  const app = document.getElementById('app');
+  app.replaceChildren();
+  const path = relPath();
+  const q = new URLSearchParams(location.search);
+  const ctx = { app, q, config, navigate, href, embedded };
+  let m;
+  if (path === '' || path === 'search') current = searchPage(ctx);
+  else if ((m = /^trace\/([^/]+)$/.exec(path))) current = tracePage(ctx, decodeURIComponent(m[1]));
+  else if (path === 'dependencies' && depsEnabled()) current = dependenciesPage(ctx);
+  else if (path === 'compare') current = comparePage(ctx);
+  else {
+    current = null;
+    app.append(el('p', { class: 'empty' }, 'Nothing here. ', el('a', { href: href('search'), 'data-nav': '' }, 'Search traces')));
   }
-
-  function fmtDuration(us) {
-    if (us >= 1e6) return `${(us / 1e6).toFixed(2)}s`;
-    if (us >= 1e3) return `${(us / 1e3).toFixed(2)}ms`;
-    return `${us}μs`;
+  for (const a of document.querySelectorAll('#nav a')) {
+    const target = a.getAttribute('href');
+    a.classList.toggle('active', path === target || (path === '' && target === 'search'));
   }
+}
 
-  function setStatus(text, isError) {
-    status.textContent = text;
-    status.className = isError ? 'error' : '';
-  }
+function depsEnabled() {
+  return !(config.dependencies && config.dependencies.menuEnabled === false);
+}
 
-  function fillSelect(sel, values, first) {
-    sel.replaceChildren();
-    if (first !== undefined) sel.append(el('option', { value: '' }, first));
-    for (const v of values) sel.append(el('option', { value: v }, v));
-  }
-
-  async function loadServices() {
-    const body = await api('api/services');
-    const services = (body.data || []).slice().sort();
-    fillSelect(serviceSel, services);
-    if (!services.length) setStatus('No services yet: send some traces.');
-    const wanted = new URLSearchParams(location.search).get('service');
-    if (wanted && services.includes(wanted)) serviceSel.value = wanted;
-    await loadOperations();
-  }
-
-  async function loadOperations() {
-    const svc = serviceSel.value;
-    if (!svc) return fillSelect(operationSel, [], 'all');
-    const body = await api(`api/services/${encodeURIComponent(svc)}/operations`);
-    fillSelect(operationSel, (body.data || []).slice().sort(), 'all');
-  }
-
-  // The root span: the one without a parent in the trace, else the earliest.
-  function rootSpan(trace) {
-    const ids = new Set(trace.spans.map((s) => s.spanID));
-    const roots = trace.spans.filter(
-      (s) => !s.references.some((r) => r.refType === 'CHILD_OF' && ids.has(r.spanID))
-    );
-    const pool = roots.length ? roots : trace.spans;
-    return pool.reduce((a, b) => (b.startTime < a.startTime ? b : a));
-  }
-
-  function traceBounds(trace) {
-    const start = Math.min(...trace.spans.map((s) => s.startTime));
-    const end = Math.max(...trace.spans.map((s) => s.startTime + s.duration));
-    return { start, end, duration: end - start };
-  }
-
-  function serviceOf(trace, span) {
-    const p = trace.processes[span.processID];
-    return p ? p.serviceName : '?';
-  }
-
-  async function search(event) {
-    if (event) event.preventDefault();
-    const svc = serviceSel.value;
-    if (!svc) return setStatus('Choose a service.', true);
-    const end = Date.now() * 1000;
-    const start = end - Number($('lookback').value) * 1e6;
-    const q = new URLSearchParams({ service: svc, start, end, limit: $('limit').value || '20' });
-    if (operationSel.value) q.set('operation', operationSel.value);
-    history.replaceState(null, '', `search?service=${encodeURIComponent(svc)}`);
-    traceView.hidden = true;
-    setStatus('Searching…');
-    try {
-      const body = await api(`api/traces?${q}`);
-      showResults(body.data || []);
-    } catch (e) {
-      setStatus(`Search failed: ${e.message}`, true);
+function setupHeader() {
+  if (embedded) document.body.classList.add('embed');
+  if (!depsEnabled()) document.getElementById('nav-deps').remove();
+  const nav = document.getElementById('nav');
+  // Jaeger's `menu`: [{label, url}] or [{label, items: [{label, url}]}].
+  for (const item of Array.isArray(config.menu) ? config.menu : []) {
+    const links = item.items ? item.items : [item];
+    for (const l of links) {
+      if (!l || !l.url) continue;
+      const label = item.items ? `${item.label} › ${l.label || l.url}` : l.label || l.url;
+      nav.append(el('a', { href: l.url, class: 'menu-link', target: l.openInNewTab === false ? undefined : '_blank', rel: 'noopener' }, label));
     }
   }
+  document.getElementById('lookup').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = document.getElementById('lookup-id');
+    const id = input.value.trim();
+    if (!id) return;
+    input.value = '';
+    const ids = id.split(/[\s,]+/).filter(Boolean);
+    navigate(ids.length === 2 ? `compare?a=${encodeURIComponent(ids[0])}&b=${encodeURIComponent(ids[1])}` : `trace/${encodeURIComponent(ids[0])}`);
+  });
+  const themeBtn = document.getElementById('theme');
+  const apply = (t) => {
+    document.documentElement.dataset.theme = t;
+    themeBtn.setAttribute('aria-pressed', String(t === 'dark'));
+  };
+  let theme = prefs.get('jaeger-theme') || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+  apply(theme);
+  themeBtn.addEventListener('click', () => {
+    theme = theme === 'dark' ? 'light' : 'dark';
+    prefs.set('jaeger-theme', theme);
+    apply(theme);
+  });
+}
 
-  function showResults(traces) {
-    results.replaceChildren();
-    traces.sort((a, b) => traceBounds(b).start - traceBounds(a).start);
-    setStatus(`${traces.length} trace${traces.length === 1 ? '' : 's'}`);
-    for (const t of traces) {
-      const root = rootSpan(t);
-      const b = traceBounds(t);
-      const services = [...new Set(t.spans.map((s) => serviceOf(t, s)))].sort();
-      const link = el(
-        'a',
-        { href: `trace/${t.traceID}`, class: 'trace-link', onclick: (e) => { e.preventDefault(); openTrace(t.traceID); } },
-        `${serviceOf(t, root)}: ${root.operationName}`
-      );
-      results.append(
-        el('li', { class: 'result', 'data-trace-id': t.traceID },
-          link,
-          el('span', { class: 'trace-id' }, t.traceID),
-          el('span', { class: 'meta' },
-            `${t.spans.length} span${t.spans.length === 1 ? '' : 's'} · ${fmtDuration(b.duration)} · ${services.join(', ')} · ${new Date(b.start / 1000).toLocaleString()}`))
-      );
-    }
-  }
+// In-app links (`data-nav`) change the view without a page load.
+document.addEventListener('click', (e) => {
+  const a = e.target.closest && e.target.closest('a[data-nav]');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const u = new URL(a.getAttribute('href'), document.baseURI);
+  if (u.origin !== location.origin || !u.pathname.startsWith(basePath)) return;
+  e.preventDefault();
+  navigate(u.pathname.slice(basePath.length) + u.search);
+});
+addEventListener('popstate', render);
 
-  async function openTrace(id, replace) {
-    const url = `trace/${encodeURIComponent(id)}`;
-    if (replace) history.replaceState(null, '', url);
-    else history.pushState(null, '', url);
-    setStatus('Loading trace…');
-    try {
-      const body = await api(`api/traces/${encodeURIComponent(id)}`);
-      showTrace(body.data[0]);
-      setStatus('');
-    } catch (e) {
-      traceView.hidden = true;
-      setStatus(`Trace ${id}: ${e.message}`, true);
-    }
-  }
-
-  // Spans in tree order (children after their parent, by start time), with depth.
-  function spanTree(trace) {
-    const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
-    const children = new Map();
-    const tops = [];
-    for (const s of trace.spans) {
-      const parent = s.references.find((r) => r.refType === 'CHILD_OF' && byId.has(r.spanID));
-      if (parent) {
-        if (!children.has(parent.spanID)) children.set(parent.spanID, []);
-        children.get(parent.spanID).push(s);
-      } else {
-        tops.push(s);
-      }
-    }
-    const out = [];
-    const seen = new Set();
-    const walk = (s, depth) => {
-      if (seen.has(s.spanID)) return;
-      seen.add(s.spanID);
-      out.push({ span: s, depth });
-      const kids = (children.get(s.spanID) || []).sort((a, b) => a.startTime - b.startTime);
-      for (const k of kids) walk(k, depth + 1);
-    };
-    tops.sort((a, b) => a.startTime - b.startTime).forEach((s) => walk(s, 0));
-    return out;
-  }
-
-  function showTrace(trace) {
-    results.replaceChildren();
-    const b = traceBounds(trace);
-    const root = rootSpan(trace);
-    const rows = spanTree(trace).map(({ span, depth }) => {
-      const left = b.duration ? ((span.startTime - b.start) / b.duration) * 100 : 0;
-      const width = b.duration ? Math.max((span.duration / b.duration) * 100, 0.3) : 100;
-      const isError = span.tags.some((t) => t.key === 'error' && t.value === true);
-      const details = el('div', { class: 'span-details', hidden: '' },
-        el('div', {}, `span ${span.spanID} · start +${fmtDuration(span.startTime - b.start)} · ${fmtDuration(span.duration)}`),
-        ...(span.warnings || []).map((w) => el('div', { class: 'warning' }, `⚠ ${w}`)),
-        el('table', {}, ...span.tags.map((t) => el('tr', {}, el('td', {}, t.key), el('td', {}, String(t.value))))));
-      const row = el('div', { class: `span-row${isError ? ' error' : ''}`, 'data-span-id': span.spanID },
-        el('div', { class: 'span-name', style: `padding-left:${depth * 14}px` },
-          el('span', { class: 'service' }, serviceOf(trace, span)), ' ',
-          el('span', { class: 'operation' }, span.operationName)),
-        el('div', { class: 'span-bar-track' },
-          el('div', { class: 'span-bar', style: `left:${left}%;width:${width}%` })),
-        el('div', { class: 'span-duration' }, fmtDuration(span.duration)));
-      row.addEventListener('click', () => { details.hidden = !details.hidden; });
-      return [row, details];
-    });
-    traceView.replaceChildren(
-      el('h2', {}, `${serviceOf(trace, root)}: ${root.operationName}`),
-      el('p', { class: 'meta' },
-        el('span', { class: 'trace-id' }, trace.traceID),
-        ` · ${trace.spans.length} spans · ${fmtDuration(b.duration)} · started ${new Date(b.start / 1000).toLocaleString()}`),
-      el('div', { class: 'spans' }, ...rows.flat())
-    );
-    traceView.hidden = false;
-  }
-
-  // The route under the base path: `trace/<id>` opens a trace, anything else searches.
-  function route() {
-    const base = new URL(document.baseURI).pathname;
-    const rel = location.pathname.startsWith(base) ? location.pathname.slice(base.length) : '';
-    const m = rel.match(/^trace\/([^/]+)$/);
-    if (m) openTrace(decodeURIComponent(m[1]), true);
-    else traceView.hidden = true;
-  }
-
-  form.addEventListener('submit', search);
-  serviceSel.addEventListener('change', () => loadOperations().catch((e) => setStatus(e.message, true)));
-  window.addEventListener('popstate', route);
-  loadServices()
-    .catch((e) => setStatus(`Cannot load services: ${e.message}`, true))
-    .finally(route);
-})();
+setupHeader();
+render();

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Starts a single-node OpenSearch (the integ-test-zip distribution from Maven Central) on a
+# free loopback port for the tests, waits until the cluster is green, and prints what the
+# tests need:
+#
+#   JAEGER_TEST_OPENSEARCH=http://127.0.0.1:<http port>
+#   JAEGER_TEST_OPENSEARCH_DIR=<data dir; pass it to stop.sh>
+#
+# Usage: eval "$(tests/servers/opensearch/start.sh)"; ...; tests/servers/opensearch/stop.sh "$JAEGER_TEST_OPENSEARCH_DIR"
+# The zip is resolved once into $JAEGER_SERVERS_CACHE (default ~/.cache/jaeger-rs),
+# outside the clone, and reused by later runs. Progress goes to stderr.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+version=2.19.3
+cache="${JAEGER_SERVERS_CACHE:-${HOME:-/tmp}/.cache/jaeger-rs}/opensearch-$version"
+log() { printf 'opensearch: %s\n' "$*" >&2; }
+
+# Java 17, Maven and unzip, installed quietly on a fresh Debian machine.
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v unzip >/dev/null \
+  || ! command -v curl >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    log "installing Java 17, Maven, unzip and curl (apt)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends openjdk-17-jre-headless maven unzip curl >&2
+  else
+    log "java, mvn, unzip and curl are required"; exit 1
+  fi
+fi
+
+if [ ! -f "$cache/.complete" ]; then
+  log "resolving the OpenSearch $version integ-test-zip from Maven Central into $cache"
+  mkdir -p "$cache"
+  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$cache" -DincludeTypes=zip >&2
+  touch "$cache/.complete"
+fi
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 30000))
+    if port_free "$p" && [ "$p" != "${1:-}" ]; then echo "$p"; return; fi
+  done
+  log "no free port found"; exit 1
+}
+http_port=$(pick_port)
+transport_port=$(pick_port "$http_port")
+
+# Each run gets its own copy of the distribution: OpenSearch refuses to run as root, so
+# under root it runs as `nobody`, which must own its home, config and data.
+data="$(mktemp -d "${TMPDIR:-/tmp}/jaeger-opensearch.XXXXXX")"
+chmod 755 "$data"
+unzip -q "$cache"/opensearch-*.zip -d "$data"
+mv "$data/opensearch-$version" "$data/home"
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+  chown -R nobody:nogroup "$data"
+  as_user=(runuser -u nobody --)
+fi
+
+java_home="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}"
+started=$(date +%s)
+log "starting on 127.0.0.1:$http_port (data $data)"
+# Single node on loopback (no bootstrap checks), small heap, no disk watermarks (a
+# nearly full CI disk must not turn indices read-only), security plugin absent.
+nohup "${as_user[@]}" env JAVA_HOME="$java_home" \
+  OPENSEARCH_JAVA_OPTS="-Xms${OPENSEARCH_HEAP_MIN:-256m} -Xmx${OPENSEARCH_HEAP:-512m}" \
+  "$data/home/bin/opensearch" \
+  -Epath.data="$data/data" -Epath.logs="$data/logs" \
+  -Enetwork.host=127.0.0.1 -Ehttp.port="$http_port" -Etransport.port="$transport_port" \
+  -Ediscovery.type=single-node -Ecluster.name=jaeger-test -Enode.name=jaeger-test \
+  -Ecluster.routing.allocation.disk.threshold_enabled=false \
+  >"$data/opensearch.out" 2>&1 </dev/null &
+echo $! >"$data/pid"
+
+url="http://127.0.0.1:$http_port"
+deadline=$((started + ${OPENSEARCH_START_TIMEOUT:-180}))
+until curl -fsS "$url/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; do
+  if ! kill -0 "$(cat "$data/pid")" 2>/dev/null; then
+    log "OpenSearch exited during startup; last log lines:"; tail -n 40 "$data/opensearch.out" >&2
+    exit 1
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    log "not ready after ${OPENSEARCH_START_TIMEOUT:-180}s; last log lines:"; tail -n 40 "$data/opensearch.out" >&2
+    "$here/stop.sh" "$data"
+    exit 1
+  fi
+  sleep 0.5
+done
+log "ready in $(( $(date +%s) - started ))s"
+echo "JAEGER_TEST_OPENSEARCH=$url"
+echo "JAEGER_TEST_OPENSEARCH_DIR=$data"
