@@ -40,23 +40,28 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     Ok(l)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let metrics = install_metrics()?;
-    jaeger_ingest::metrics::describe();
-    // Every TLS file is read and checked before any port opens.
-    let tls = crate::tls::ServerTls::load(&config).await?;
-
-    // Admin endpoints first, so probes see "starting" while storage recovers.
+/// The process-wide stop flag: `stop_tx.send(true)` ends every server; each call of the
+/// returned closure is a future that resolves once the flag is set.
+pub(crate) fn stop_flag() -> (
+    watch::Sender<bool>,
+    impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Clone + Send + 'static,
+) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
-        async move {
+        Box::pin(async move {
             let _ = rx.wait_for(|s| *s).await;
-        }
+        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
     };
-    let storage_cell: Arc<std::sync::OnceLock<Storage>> = Arc::default();
+    (stop_tx, stopped)
+}
+
+/// Health that follows the storage once it is open (and is red until then), and the cell
+/// the storage is put in when it is.
+pub(crate) fn storage_health() -> (Arc<std::sync::OnceLock<Storage>>, HealthState) {
+    let cell: Arc<std::sync::OnceLock<Storage>> = Arc::default();
     let health = {
-        let cell = storage_cell.clone();
+        let cell = cell.clone();
         HealthState::with_check(move || {
             let cell = cell.clone();
             Box::pin(async move {
@@ -67,6 +72,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             })
         })
     };
+    (cell, health)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = install_metrics()?;
+    jaeger_ingest::metrics::describe();
+    // Every TLS file is read and checked before any port opens.
+    let tls = crate::tls::ServerTls::load(&config).await?;
+
+    // Admin endpoints first, so probes see "starting" while storage recovers.
+    let (stop_tx, stopped) = stop_flag();
+    let (storage_cell, health) = storage_health();
     let mut admin = tokio::task::JoinSet::new();
     if let Some(addr) = config.admin.health_endpoint {
         let l = bind("health check", addr).await?;
@@ -115,10 +132,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         jobs.spawn(async move { crate::dependencies::run_in_process(&deps, &st, s).await });
     }
 
+    // Adaptive sampling counts the root spans on their way to storage.
+    let adaptive = match &config.sampling.adaptive {
+        Some(a) => Some((
+            a.clone(),
+            open_sampling_store(&config).await?,
+            jaeger_ingest::sampling::adaptive::Aggregator::new(),
+        )),
+        None => None,
+    };
+    let writer = match &adaptive {
+        Some((_, _, aggregator)) => jaeger_ingest::sampling::adaptive::ThroughputRecorder::wrap(
+            storage.writer.clone(),
+            aggregator.clone(),
+        ),
+        None => storage.writer.clone(),
+    };
     let queue = SpanQueue::new(
         &config.queue,
         // Unchanged unless the test-only JAEGER_TEST_STORAGE_DELAY_MS is set.
-        jaeger_ingest::test_delay::maybe_slow(storage.writer.clone()),
+        jaeger_ingest::test_delay::maybe_slow(writer),
     );
     let mut receivers = tokio::task::JoinSet::new();
     if let Some(addr) = config.otlp.grpc_endpoint {
@@ -170,6 +203,33 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("remote sampling")?;
+    if let Some((a, store, aggregator)) = adaptive {
+        let opts = jaeger_ingest::sampling::adaptive::AdaptiveOptions {
+            target_samples_per_second: a.target_samples_per_second,
+            delta_tolerance: a.delta_tolerance,
+            calculation_interval: a.calculation_interval,
+            aggregation_buckets: a.aggregation_buckets,
+            calculation_buckets: a.calculation_buckets,
+            calculation_delay: a.calculation_delay,
+            initial_sampling_probability: a.initial_sampling_probability,
+            min_sampling_probability: a.min_sampling_probability,
+            min_samples_per_second: a.min_samples_per_second,
+            hostname: std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+        };
+        tracing::info!(
+            calculation_interval = ?a.calculation_interval,
+            target_samples_per_second = a.target_samples_per_second,
+            "remote sampling: adaptive"
+        );
+        jaeger_ingest::sampling::adaptive::start(
+            opts,
+            store,
+            aggregator,
+            sampling.clone(),
+            stopped(),
+        )
+        .await;
+    }
     if let Some(addr) = config.sampling.http_endpoint {
         let l = bind("remote sampling HTTP", addr).await?;
         let (p, s) = (sampling.clone(), stopped());
@@ -345,6 +405,33 @@ async fn serve_router(
         .with_graceful_shutdown(stopped)
         .await
         .context("HTTP server failed")
+}
+
+/// Where adaptive sampling keeps throughput and probabilities: beside the embedded store
+/// (`<data dir>/sampling`, survives restarts), otherwise in memory.
+async fn open_sampling_store(
+    config: &Config,
+) -> anyhow::Result<Arc<dyn jaeger_storage::sampling::SamplingStore>> {
+    use jaeger_storage::sampling::{EmbeddedSamplingStore, MemorySamplingStore};
+    match config.storage.kind {
+        StorageKind::Embedded => {
+            let dir = config.storage.embedded.data_dir.join("sampling");
+            let d = dir.clone();
+            // Opening a fjall database is blocking work.
+            let store = tokio::task::spawn_blocking(move || EmbeddedSamplingStore::open(&d))
+                .await
+                .context("opening the sampling store panicked")?
+                .with_context(|| format!("opening the sampling store in {}", dir.display()))?;
+            Ok(store)
+        }
+        StorageKind::Memory => Ok(MemorySamplingStore::new()),
+        _ => {
+            tracing::warn!(
+                "adaptive sampling keeps its throughput and probabilities in memory with this storage backend"
+            );
+            Ok(MemorySamplingStore::new())
+        }
+    }
 }
 
 pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {

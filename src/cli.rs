@@ -39,6 +39,12 @@ pub enum Role {
     /// Create or upgrade a Cassandra keyspace with Jaeger's v004 schema, or print its CQL
     /// (--dry-run). See docs/storage-cassandra.md.
     CassandraSchema(crate::cassandra_schema::SchemaArgs),
+    /// Delete Jaeger's Elasticsearch/OpenSearch indices older than NUM_OF_DAYS, as
+    /// jaeger-es-index-cleaner. See docs/storage-elasticsearch.md.
+    EsIndexCleaner(crate::es_tools::CleanerArgs),
+    /// Manage rollover indices and their read/write aliases (init, rollover, lookback),
+    /// as jaeger-es-rollover. See docs/storage-elasticsearch.md.
+    EsRollover(crate::es_tools::RolloverArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@ mod all_in_one;
 mod cassandra_schema;
 mod cli;
 mod dependencies;
+mod es_tools;
 mod query;
 mod remote_storage;
 mod tls;
@@ -46,6 +47,8 @@ fn main() -> std::process::ExitCode {
             result
         }
         Some(Role::CassandraSchema(ref args)) => cassandra_schema::run(config, args.clone()),
+        Some(Role::EsIndexCleaner(ref args)) => es_tools::run_cleaner(args.clone()),
+        Some(Role::EsRollover(ref args)) => es_tools::run_rollover(args.clone()),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

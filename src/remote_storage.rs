@@ -8,12 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use jaeger_admin::{HealthState, health_router, install_metrics, metrics_router};
+use jaeger_admin::{health_router, install_metrics, metrics_router};
 use jaeger_config::{Config, StorageKind};
 use jaeger_storage::Storage;
 use jaeger_storage::grpc::{GrpcClientConfig, GrpcStore, RemoteStorageOptions};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::cli::{Listen, parse_host_port, parse_optional_host_port};
 
@@ -85,26 +84,8 @@ async fn serve(config: Config, grpc: SocketAddr, admin: Option<SocketAddr>) -> a
         anyhow::bail!("remote-storage cannot serve a grpc backend (it would call itself)");
     }
     let metrics = install_metrics()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    let cell: Arc<std::sync::OnceLock<Storage>> = Arc::default();
-    let health = {
-        let cell = cell.clone();
-        HealthState::with_check(move || {
-            let cell = cell.clone();
-            Box::pin(async move {
-                match cell.get() {
-                    Some(s) => s.health.is_healthy().await,
-                    None => false,
-                }
-            })
-        })
-    };
+    let (stop_tx, stopped) = crate::all_in_one::stop_flag();
+    let (cell, health) = crate::all_in_one::storage_health();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = admin {
         let l = bind("remote-storage admin", addr).await?;

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{JaegerBuilder, now_micros, now_nanos};
+use common::{JaegerBuilder, now_nanos, post_two_span_trace, search_last_hour};
 use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
 
 /// A v2 config file on Cassandra with a fresh keyspace.
@@ -64,37 +64,6 @@ exporters:
     (path, keyspace)
 }
 
-fn post_spans(url: &str, service: &str, trace: &str) {
-    let start = now_nanos() - 2_000_000_000;
-    let span = |id: &str, parent: &str, name: &str, offset: u64, kind: u8| {
-        serde_json::json!({"traceId": trace, "spanId": id, "parentSpanId": parent, "name": name,
-            "kind": kind,
-            "startTimeUnixNano": (start + offset).to_string(),
-            "endTimeUnixNano": (start + offset + 5_000_000).to_string(),
-            "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}}]})
-    };
-    let body = serde_json::json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-        "scopeSpans": [{"spans": [
-            span("00000000000000a1", "", "GET /", 0, 2),
-            span("00000000000000a2", "00000000000000a1", "SELECT", 1_000_000, 3)
-        ]}]
-    }]});
-    let r = reqwest::blocking::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .expect("OTLP post");
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
-}
-
-fn search(service: &str) -> String {
-    let end = now_micros() + 60_000_000;
-    let start = end - 3_600_000_000;
-    format!("/api/traces?service={service}&start={start}&end={end}&limit=20")
-}
-
 #[test]
 fn all_in_one_on_cassandra_otlp_in_api_out() {
     let Some(addr) = cassandra_addr() else { return };
@@ -106,9 +75,9 @@ fn all_in_one_on_cassandra_otlp_in_api_out() {
         .start();
     assert!(j.logs().contains("storage: cassandra"), "{}", j.logs());
     let trace = "0000000000000000000000000000c0de";
-    post_spans(&j.otlp_http_url(), "shop", trace);
+    post_two_span_trace(&j.otlp_http_url(), "shop", trace);
 
-    let v = j.wait_for_traces(&search("shop"), 1);
+    let v = j.wait_for_traces(&search_last_hour("shop"), 1);
     let t = &v["data"][0];
     // A 64-bit trace id prints as 16 hex digits in the UI JSON.
     assert_eq!(t["traceID"], "000000000000c0de");
@@ -138,7 +107,7 @@ fn all_in_one_on_cassandra_otlp_in_api_out() {
     let v = j.get_json(
         &format!(
             "{}&tags=%7B%22http.method%22%3A%22GET%22%7D",
-            search("shop")
+            search_last_hour("shop")
         ),
         200,
     );
@@ -146,7 +115,7 @@ fn all_in_one_on_cassandra_otlp_in_api_out() {
     // Jaeger's Cassandra limits surface as a 400 with its message.
     let r = reqwest::blocking::get(j.query_url(&format!(
         "{}&minDuration=1ms&tags=%7B%22a%22%3A%22b%22%7D",
-        search("shop")
+        search_last_hour("shop")
     )))
     .expect("request");
     let status = r.status().as_u16();
@@ -173,8 +142,8 @@ fn collector_and_query_processes_share_a_keyspace() {
         .arg("query")
         .start();
     let trace = "0123456789abcdef0123456789abcdef";
-    post_spans(&collector.otlp_http_url(), "split-svc", trace);
-    let v = query.wait_for_traces(&search("split-svc"), 1);
+    post_two_span_trace(&collector.otlp_http_url(), "split-svc", trace);
+    let v = query.wait_for_traces(&search_last_hour("split-svc"), 1);
     assert_eq!(v["data"][0]["traceID"], trace);
     assert_eq!(v["data"][0]["spans"].as_array().map(Vec::len), Some(2));
     let by_id = query.get_json(&format!("/api/traces/{trace}"), 200);
@@ -408,7 +377,7 @@ fn cassandra_schema_subcommand_prints_and_creates_the_keyspace() {
         .arg(file.to_str().unwrap())
         .start();
     let trace = "000000000000000000000000000005c1";
-    post_spans(&j.otlp_http_url(), "schema-cmd", trace);
-    let v = j.wait_for_traces(&search("schema-cmd"), 1);
+    post_two_span_trace(&j.otlp_http_url(), "schema-cmd", trace);
+    let v = j.wait_for_traces(&search_last_hour("schema-cmd"), 1);
     assert_eq!(v["data"][0]["spans"].as_array().map(Vec::len), Some(2));
 }

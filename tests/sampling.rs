@@ -213,3 +213,148 @@ fn a_broken_file_at_start_stops_the_process_with_the_reason() {
         "{err}"
     );
 }
+
+/// Root spans tagged the way Jaeger SDKs tag them, all from one operation.
+fn tagged_roots(service: &str, operation: &str, n: usize) -> serde_json::Value {
+    let start = common::now_nanos();
+    let spans: Vec<_> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "traceId": format!("{:032x}", 0xada0_0000u64 + i as u64),
+                "spanId": format!("{:016x}", 1 + i as u64),
+                "name": operation,
+                "kind": 2,
+                "startTimeUnixNano": start.to_string(),
+                "endTimeUnixNano": (start + 1_000_000).to_string(),
+                "attributes": [
+                    {"key": "sampler.type", "value": {"stringValue": "probabilistic"}},
+                    {"key": "sampler.param", "value": {"doubleValue": 0.001}}
+                ]
+            })
+        })
+        .collect();
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]})
+}
+
+#[test]
+fn adaptive_sampling_from_the_yaml_file_lowers_a_busy_operations_probability() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = dir.path().join("config.yaml");
+    // Ports come from the harness's flags, which override the file.
+    std::fs::write(
+        &yaml,
+        "\
+service:
+  extensions: [jaeger_storage, jaeger_query, remote_sampling, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp, jaeger]
+      processors: [adaptive_sampling]
+      exporters: [jaeger_storage_exporter]
+extensions:
+  healthcheckv2:
+    use_v2: true
+  jaeger_storage:
+    backends:
+      main:
+        memory:
+  jaeger_query:
+    storage:
+      traces: main
+  remote_sampling:
+    adaptive:
+      sampling_store: main
+      calculation_interval: 500ms
+      calculation_delay: 0s
+      target_samples_per_second: 1
+receivers:
+  otlp:
+    protocols:
+      grpc:
+      http:
+  jaeger:
+    protocols:
+      grpc:
+      thrift_http:
+processors:
+  adaptive_sampling:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: main
+",
+    )
+    .expect("write config");
+    let j = JaegerBuilder::new(&dir.path().join("data"))
+        .arg("--config")
+        .arg(yaml.to_str().expect("utf-8 path"))
+        .start();
+    let p = j.ports.clone();
+    let url = format!("http://{}/sampling?service=checkout", p.sampling_http);
+
+    // Before any spans: the adaptive default, the initial probability for every operation.
+    assert_eq!(
+        get(&url),
+        (
+            200,
+            concat!(
+                r#"{"strategyType":"PROBABILISTIC","operationSampling":{"defaultSamplingProbability":0.001,"#,
+                r#""defaultLowerBoundTracesPerSecond":0.016666666666666666,"perOperationStrategies":[],"#,
+                r#""defaultUpperBoundTracesPerSecond":0}}"#
+            )
+            .to_string()
+        )
+    );
+
+    // 200 sampled roots in one interval is far above 1 per second: the probability drops.
+    let r = reqwest::blocking::Client::new()
+        .post(j.otlp_http_url())
+        .header("content-type", "application/json")
+        .body(tagged_roots("checkout", "GET /cart", 200).to_string())
+        .send()
+        .expect("POST /v1/traces");
+    assert_eq!(r.status().as_u16(), 200);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rate = loop {
+        let (status, body) = get(&url);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("JSON strategy");
+        let ops = &v["operationSampling"]["perOperationStrategies"];
+        if let Some(op) = ops.as_array().and_then(|a| a.first()) {
+            assert_eq!(op["operation"], "GET /cart", "{body}");
+            assert!(v.get("probabilisticSampling").is_none(), "{body}");
+            break op["probabilisticSampling"]["samplingRate"]
+                .as_f64()
+                .expect("samplingRate");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no per-operation strategy computed: {body}\n{}",
+            j.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!((1e-5..0.001).contains(&rate), "rate {rate}");
+
+    // The same strategy on the collector port and over gRPC; other services keep the default.
+    let (_, collector) = get(&format!(
+        "http://{}/api/sampling?service=checkout",
+        p.jaeger_http
+    ));
+    assert!(
+        collector.contains(r#""operation":"GET /cart""#),
+        "{collector}"
+    );
+    assert!(
+        get(&format!(
+            "http://{}/sampling?service=other",
+            p.sampling_http
+        ))
+        .1
+        .contains(r#""perOperationStrategies":[]"#)
+    );
+    assert_eq!(grpc_strategy(p.sampling_grpc, "checkout").0, 0);
+}

@@ -408,6 +408,45 @@ pub struct SamplingConfig {
     pub reload_interval: Duration,
     /// Probability of the default strategy (and of strategies of unknown type).
     pub default_sampling_probability: f64,
+    /// Adaptive sampling instead of the strategies file; `None` (the default) is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveSamplingConfig>,
+}
+
+/// Adaptive sampling (Jaeger v2 `remote_sampling.adaptive`, same names and defaults):
+/// probabilities per service and operation computed from the root spans written.
+/// The throughput and probabilities are kept beside the span store (memory, or
+/// `<embedded data dir>/sampling`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdaptiveSamplingConfig {
+    pub target_samples_per_second: f64,
+    pub delta_tolerance: f64,
+    #[serde(with = "humantime_serde_compat")]
+    pub calculation_interval: Duration,
+    pub aggregation_buckets: usize,
+    pub calculation_buckets: usize,
+    #[serde(with = "humantime_serde_compat")]
+    pub calculation_delay: Duration,
+    pub initial_sampling_probability: f64,
+    pub min_sampling_probability: f64,
+    pub min_samples_per_second: f64,
+}
+
+impl Default for AdaptiveSamplingConfig {
+    fn default() -> Self {
+        Self {
+            target_samples_per_second: 1.0,
+            delta_tolerance: 0.3,
+            calculation_interval: Duration::from_secs(60),
+            aggregation_buckets: 10,
+            calculation_buckets: 1,
+            calculation_delay: Duration::from_secs(120),
+            initial_sampling_probability: 0.001,
+            min_sampling_probability: 1e-5,
+            min_samples_per_second: 1.0 / 60.0,
+        }
+    }
 }
 
 impl Default for SamplingConfig {
@@ -421,6 +460,7 @@ impl Default for SamplingConfig {
             // Jaeger's all-in-one configuration reloads every second.
             reload_interval: Duration::from_secs(1),
             default_sampling_probability: 0.001,
+            adaptive: None,
         }
     }
 }

@@ -304,3 +304,37 @@ pub fn now_nanos() -> u64 {
         .unwrap()
         .as_nanos() as u64
 }
+
+/// Posts a two-span trace (`GET /` server span with a `SELECT` client child, ids `…a1`/`…a2`)
+/// of `service` as OTLP JSON to `url`, started two seconds ago, and expects 200.
+pub fn post_two_span_trace(url: &str, service: &str, trace: &str) {
+    let start = now_nanos() - 2_000_000_000;
+    let span = |id: &str, parent: &str, name: &str, offset: u64, kind: u8| {
+        serde_json::json!({"traceId": trace, "spanId": id, "parentSpanId": parent, "name": name,
+            "kind": kind,
+            "startTimeUnixNano": (start + offset).to_string(),
+            "endTimeUnixNano": (start + offset + 5_000_000).to_string(),
+            "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}}]})
+    };
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": [
+            span("00000000000000a1", "", "GET /", 0, 2),
+            span("00000000000000a2", "00000000000000a1", "SELECT", 1_000_000, 3)
+        ]}]
+    }]});
+    let r = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .expect("OTLP post");
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+}
+
+/// `/api/traces` for `service` over the last hour (and a minute ahead), limit 20.
+pub fn search_last_hour(service: &str) -> String {
+    let end = now_micros() + 60_000_000;
+    let start = end - 3_600_000_000;
+    format!("/api/traces?service={service}&start={start}&end={end}&limit=20")
+}

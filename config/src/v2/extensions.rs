@@ -212,18 +212,20 @@ pub struct AdaptiveSampling {
 }
 
 impl Default for AdaptiveSampling {
+    /// The defaults live in [`crate::AdaptiveSamplingConfig`].
     fn default() -> Self {
+        let d = crate::AdaptiveSamplingConfig::default();
         Self {
             sampling_store: String::new(),
-            target_samples_per_second: 1.0,
-            delta_tolerance: 0.3,
-            calculation_interval: GoDuration::from_secs(60),
-            aggregation_buckets: 10,
-            calculation_buckets: 1,
-            calculation_delay: GoDuration::from_secs(120),
-            initial_sampling_probability: 0.001,
-            min_sampling_probability: 1e-5,
-            min_samples_per_second: 1.0 / 60.0,
+            target_samples_per_second: d.target_samples_per_second,
+            delta_tolerance: d.delta_tolerance,
+            calculation_interval: GoDuration(d.calculation_interval),
+            aggregation_buckets: u32::try_from(d.aggregation_buckets).unwrap_or(u32::MAX),
+            calculation_buckets: u32::try_from(d.calculation_buckets).unwrap_or(u32::MAX),
+            calculation_delay: GoDuration(d.calculation_delay),
+            initial_sampling_probability: d.initial_sampling_probability,
+            min_sampling_probability: d.min_sampling_probability,
+            min_samples_per_second: d.min_samples_per_second,
             leader_lease_refresh_interval: GoDuration::from_secs(5),
             follower_lease_refresh_interval: GoDuration::from_secs(60),
         }

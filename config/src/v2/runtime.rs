@@ -521,11 +521,21 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                 config.sampling.reload_interval = f.reload_interval.0;
                 config.sampling.default_sampling_probability = f.default_sampling_probability;
             }
-            if r.adaptive.is_some() {
-                warnings.push(format!(
-                    "{base}.adaptive: adaptive sampling is not implemented; every service gets probabilistic sampling at {}",
-                    config.sampling.default_sampling_probability
-                ));
+            if let Some(a) = &r.adaptive {
+                // One process: the store kept beside the span store (validation already
+                // checked that `sampling_store` names a backend). No leader lease is
+                // needed, so the lease intervals are accepted and unused.
+                config.sampling.adaptive = Some(crate::AdaptiveSamplingConfig {
+                    target_samples_per_second: a.target_samples_per_second,
+                    delta_tolerance: a.delta_tolerance,
+                    calculation_interval: a.calculation_interval.0,
+                    aggregation_buckets: (a.aggregation_buckets as usize).max(1),
+                    calculation_buckets: (a.calculation_buckets as usize).max(1),
+                    calculation_delay: a.calculation_delay.0,
+                    initial_sampling_probability: a.initial_sampling_probability,
+                    min_sampling_probability: a.min_sampling_probability,
+                    min_samples_per_second: a.min_samples_per_second,
+                });
             }
         }
     }

@@ -12,6 +12,7 @@
 //! to `startTime` in µs so that bounds are exact.
 
 pub mod doc;
+pub mod index_tools;
 pub mod templates;
 
 use std::collections::{HashMap, HashSet};
