@@ -147,9 +147,10 @@ fn open_store(server: &Runtime, kind: &str, dir: &std::path::Path) -> Storage {
         "embedded" => {
             let cfg = EmbeddedStoreConfig::new(dir);
             let store = server
-                .block_on(tokio::task::spawn_blocking(move || {
-                    EmbeddedStore::open(cfg)
-                }))
+                // Inside the runtime: spawn_blocking needs its context.
+                .block_on(async move {
+                    tokio::task::spawn_blocking(move || EmbeddedStore::open(cfg)).await
+                })
                 .expect("open task")
                 .expect("open the embedded store");
             Storage::from_backend(store)
