@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{JaegerBuilder, now_nanos, post_two_span_trace, search_last_hour};
+use common::{
+    JaegerBuilder, now_nanos, post_two_span_trace, search_last_hour, shop_trace_round_trip,
+};
 use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
 
 /// A v2 config file on Cassandra with a fresh keyspace.
@@ -74,20 +76,7 @@ fn all_in_one_on_cassandra_otlp_in_api_out() {
         .arg(file.to_str().unwrap())
         .start();
     assert!(j.logs().contains("storage: cassandra"), "{}", j.logs());
-    let trace = "0000000000000000000000000000c0de";
-    post_two_span_trace(&j.otlp_http_url(), "shop", trace);
-
-    let v = j.wait_for_traces(&search_last_hour("shop"), 1);
-    let t = &v["data"][0];
-    // A 64-bit trace id prints as 16 hex digits in the UI JSON.
-    assert_eq!(t["traceID"], "000000000000c0de");
-    assert_eq!(t["spans"].as_array().map(Vec::len), Some(2), "{t}");
-    let by_id = j.get_json(&format!("/api/traces/{trace}"), 200);
-    assert_eq!(by_id["data"][0]["spans"].as_array().map(Vec::len), Some(2));
-    assert_eq!(
-        j.get_json("/api/services", 200)["data"],
-        serde_json::json!(["shop"])
-    );
+    shop_trace_round_trip(&j);
     let ops = j.get_json("/api/operations?service=shop", 200);
     let mut names: Vec<String> = ops["data"]
         .as_array()

@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{JaegerBuilder, now_nanos, post_two_span_trace, search_last_hour};
+use common::{
+    JaegerBuilder, now_nanos, post_two_span_trace, search_last_hour, shop_trace_round_trip,
+};
 use jaeger_storage::conformance::opensearch_test_server;
 
 /// A v2 config file on OpenSearch with fresh primary and archive prefixes.
@@ -98,19 +100,7 @@ fn all_in_one_on_opensearch_otlp_in_api_out_and_archive() {
         .arg(file.to_str().unwrap())
         .start();
     assert!(j.logs().contains("storage: opensearch"), "{}", j.logs());
-    let trace = "0000000000000000000000000000c0de";
-    post_two_span_trace(&j.otlp_http_url(), "shop", trace);
-
-    let v = j.wait_for_traces(&search_last_hour("shop"), 1);
-    let t = &v["data"][0];
-    assert_eq!(t["traceID"], "000000000000c0de");
-    assert_eq!(t["spans"].as_array().map(Vec::len), Some(2), "{t}");
-    let by_id = j.get_json(&format!("/api/traces/{trace}"), 200);
-    assert_eq!(by_id["data"][0]["spans"].as_array().map(Vec::len), Some(2));
-    assert_eq!(
-        j.get_json("/api/services", 200)["data"],
-        serde_json::json!(["shop"])
-    );
+    let trace = shop_trace_round_trip(&j);
     let ops = j.get_json("/api/operations?service=shop", 200);
     let mut names: Vec<String> = ops["data"]
         .as_array()

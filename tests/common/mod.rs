@@ -338,3 +338,23 @@ pub fn search_last_hour(service: &str) -> String {
     let start = end - 3_600_000_000;
     format!("/api/traces?service={service}&start={start}&end={end}&limit=20")
 }
+
+/// Sends the two-span trace `…c0de` of service `shop` ([`post_two_span_trace`]) to `j` and
+/// checks it reads back: by search (a 64-bit trace id prints as 16 hex digits in the UI
+/// JSON), by id, and in `/api/services`. Returns the trace id.
+pub fn shop_trace_round_trip(j: &Jaeger) -> &'static str {
+    let trace = "0000000000000000000000000000c0de";
+    post_two_span_trace(&j.otlp_http_url(), "shop", trace);
+
+    let v = j.wait_for_traces(&search_last_hour("shop"), 1);
+    let t = &v["data"][0];
+    assert_eq!(t["traceID"], "000000000000c0de");
+    assert_eq!(t["spans"].as_array().map(Vec::len), Some(2), "{t}");
+    let by_id = j.get_json(&format!("/api/traces/{trace}"), 200);
+    assert_eq!(by_id["data"][0]["spans"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        j.get_json("/api/services", 200)["data"],
+        serde_json::json!(["shop"])
+    );
+    trace
+}
