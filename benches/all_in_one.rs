@@ -10,6 +10,10 @@
 //! Run: `cargo bench --bench all_in_one` (env `SPANS`, default 1,000,000; `CONCURRENCY`,
 //! default 4; `STORAGE`, default `embedded`). Prints the figures recorded in
 //! docs/benchmarks.md.
+//!
+//! With `BENCH_OTLP_ENDPOINT=http://host:port` it starts no jaeger and only sends the same
+//! load to that OTLP gRPC endpoint, printing `load_start_unix_ms=` / `load_end_unix_ms=`
+//! lines around the sending (scripts/bench-kafka-pipeline measures end to end with them).
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -200,6 +204,9 @@ fn main() {
         .unwrap_or(4);
     let storage = std::env::var("STORAGE").unwrap_or_else(|_| "embedded".into());
     let batches = total_spans / BATCH;
+    if let Ok(endpoint) = std::env::var("BENCH_OTLP_ENDPOINT") {
+        return load_only(endpoint, batches, concurrency);
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -247,62 +254,12 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let (_, _, idle_rss) = proc_stats(pid);
 
-    // Build every request up front so the load generator spends its CPU on sending.
-    let base_ns = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64)
-        - (batches as u64 * (BATCH / SPANS_PER_TRACE) as u64 * 1_000_000)
-        - 60_000_000_000;
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let requests: Vec<ExportTraceServiceRequest> = (0..batches as u64)
-        .map(|b| build_request(b, base_ns, &mut rng))
-        .collect();
+    let (base_ns, requests) = build_requests(batches);
     let span_bytes: usize = requests.iter().map(|r| r.encoded_len()).sum::<usize>() / total_spans;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let (cpu0, _, _) = proc_stats(pid);
     let t0 = Instant::now();
-    let retries = rt.block_on(async {
-        let client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
-            .await
-            .expect("connect")
-            .max_encoding_message_size(64 << 20);
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(requests));
-        let mut tasks = Vec::new();
-        for _ in 0..concurrency {
-            let mut c = client.clone();
-            let q = queue.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut retries = 0u64;
-                loop {
-                    let Some(req) = q.lock().unwrap().pop() else {
-                        break;
-                    };
-                    loop {
-                        match c.export(req.clone()).await {
-                            Ok(_) => break,
-                            Err(st) if st.code() == tonic::Code::Unavailable => {
-                                retries += 1;
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                            Err(st) => panic!("export failed: {st}"),
-                        }
-                    }
-                }
-                retries
-            }));
-        }
-        let mut r = 0;
-        for t in tasks {
-            r += t.await.unwrap();
-        }
-        r
-    });
+    let retries = send_all(format!("http://127.0.0.1:{grpc}"), requests, concurrency);
     let elapsed = t0.elapsed();
     let (cpu1, peak_rss, _) = proc_stats(pid);
     let jaeger_cpu = cpu1 - cpu0;
@@ -399,6 +356,90 @@ fn main() {
             bytes as f64 / total_spans as f64
         );
     }
+}
+
+/// Every request of the run, built up front so the load generator spends its CPU on
+/// sending; and the start of the time range the spans cover.
+fn build_requests(batches: usize) -> (u64, Vec<ExportTraceServiceRequest>) {
+    let base_ns = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64)
+        - (batches as u64 * (BATCH / SPANS_PER_TRACE) as u64 * 1_000_000)
+        - 60_000_000_000;
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let requests = (0..batches as u64)
+        .map(|b| build_request(b, base_ns, &mut rng))
+        .collect();
+    (base_ns, requests)
+}
+
+/// Sends every request over `concurrency` gRPC streams, retrying on 503 (Unavailable);
+/// returns the number of retries.
+fn send_all(endpoint: String, requests: Vec<ExportTraceServiceRequest>, concurrency: usize) -> u64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = TraceServiceClient::connect(endpoint)
+            .await
+            .expect("connect")
+            .max_encoding_message_size(64 << 20);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(requests));
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let mut c = client.clone();
+            let q = queue.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut retries = 0u64;
+                loop {
+                    let Some(req) = q.lock().unwrap().pop() else {
+                        break;
+                    };
+                    loop {
+                        match c.export(req.clone()).await {
+                            Ok(_) => break,
+                            Err(st) if st.code() == tonic::Code::Unavailable => {
+                                retries += 1;
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                            Err(st) => panic!("export failed: {st}"),
+                        }
+                    }
+                }
+                retries
+            }));
+        }
+        let mut r = 0;
+        for t in tasks {
+            r += t.await.unwrap();
+        }
+        r
+    })
+}
+
+/// `BENCH_OTLP_ENDPOINT` mode: the same load against a running endpoint, nothing else.
+fn load_only(endpoint: String, batches: usize, concurrency: usize) {
+    let (_, requests) = build_requests(batches);
+    let unix_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    let t0 = Instant::now();
+    println!("load_start_unix_ms={}", unix_ms());
+    let retries = send_all(endpoint.clone(), requests, concurrency);
+    println!("load_end_unix_ms={}", unix_ms());
+    let elapsed = t0.elapsed();
+    let spans = batches * BATCH;
+    println!(
+        "sent {spans} spans to {endpoint} in {:.2}s: {:.0} spans/s  retries (503): {retries}",
+        elapsed.as_secs_f64(),
+        spans as f64 / elapsed.as_secs_f64()
+    );
 }
 
 fn hex(b: &[u8]) -> String {

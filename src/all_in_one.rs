@@ -78,6 +78,7 @@ pub(crate) fn storage_health() -> (Arc<std::sync::OnceLock<Storage>>, HealthStat
 async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = install_metrics()?;
     jaeger_ingest::metrics::describe();
+    jaeger_ingest::kafka::metrics::describe();
     // Every TLS file is read and checked before any port opens.
     let tls = crate::tls::ServerTls::load(&config).await?;
 
@@ -123,7 +124,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     crate::dependencies::check_schedule(&config)?;
-    let storage = open_storage(&config).await?;
+    // With a Kafka exporter, accepted spans go to Kafka instead of storage.
+    let (storage, kafka_exporter) = crate::ingester::open_storage(&config).await?;
     let _ = storage_cell.set(storage.clone());
     // The dependencies job on a schedule, in process: the embedded store is one process's.
     let mut jobs = tokio::task::JoinSet::new();
@@ -215,6 +217,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             min_sampling_probability: a.min_sampling_probability,
             min_samples_per_second: a.min_samples_per_second,
             hostname: std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+            leader_lease_refresh_interval: a.leader_lease_refresh_interval,
+            follower_lease_refresh_interval: a.follower_lease_refresh_interval,
         };
         tracing::info!(
             calculation_interval = ?a.calculation_interval,
@@ -313,6 +317,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Ok(())
         });
     }
+    // The ingester's Kafka consumer writes through the same queue as the receivers.
+    if let Some(consumer) = crate::ingester::consumer(&config, &queue, stopped()) {
+        receivers.spawn(consumer);
+    }
     let mut query = tokio::task::JoinSet::new();
     if config.query.enabled {
         let query_l = bind("query HTTP server", config.query.http_endpoint).await?;
@@ -348,6 +356,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             l,
             &config,
             storage.clone(),
+            tls.remote_storage.clone(),
             stopped(),
         ));
     }
@@ -378,6 +387,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         flatten(r)?;
     }
     queue.shutdown().await;
+    if let Some(k) = &kafka_exporter {
+        k.flush(Duration::from_secs(5)).await;
+    }
     while let Some(r) = query.join_next().await {
         flatten(r)?;
     }
@@ -408,7 +420,8 @@ async fn serve_router(
 }
 
 /// Where adaptive sampling keeps throughput and probabilities: beside the embedded store
-/// (`<data dir>/sampling`, survives restarts), otherwise in memory.
+/// (`<data dir>/sampling`, survives restarts), in Jaeger's sampling tables of the
+/// Cassandra keyspace (shared by collectors, which elect a leader), otherwise in memory.
 async fn open_sampling_store(
     config: &Config,
 ) -> anyhow::Result<Arc<dyn jaeger_storage::sampling::SamplingStore>> {
@@ -425,6 +438,22 @@ async fn open_sampling_store(
             Ok(store)
         }
         StorageKind::Memory => Ok(MemorySamplingStore::new()),
+        StorageKind::Cassandra => {
+            let c = config
+                .storage
+                .cassandra
+                .as_ref()
+                .context("storage kind cassandra without a cassandra section")?;
+            // The span store opened first and created the schema if configured to.
+            let cfg = jaeger_storage::cassandra::CassandraConfig {
+                create_schema: false,
+                ..cassandra_config(c)
+            };
+            let store = jaeger_storage::cassandra::CassandraSamplingStore::open(&cfg)
+                .await
+                .context("opening the cassandra sampling store")?;
+            Ok(Arc::new(store))
+        }
         _ => {
             tracing::warn!(
                 "adaptive sampling keeps its throughput and probabilities in memory with this storage backend"
@@ -497,7 +526,7 @@ pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
                 .grpc
                 .as_ref()
                 .context("storage kind grpc without a grpc section (--grpc-storage.server)")?;
-            crate::remote_storage::grpc_storage(g)
+            crate::remote_storage::grpc_storage(g).await
         }
         StorageKind::Elasticsearch => {
             let e = config
@@ -704,6 +733,7 @@ pub fn cassandra_config(
             blacklist: list(&c.index.tag_blacklist),
             whitelist: list(&c.index.tag_whitelist),
         },
+        disable_compression: c.schema.disable_compression,
         tls: (!c.connection.tls.insecure).then(|| {
             let t = &c.connection.tls;
             jaeger_storage::cassandra::CassandraTls {

@@ -28,6 +28,9 @@ pub enum Role {
     Collector,
     /// Query service: HTTP API, UI and gRPC; no receivers.
     Query,
+    /// Reads spans from Kafka (--kafka.consumer.*) and writes them to storage; health
+    /// on :14133, metrics (with consumer lag) on :8889.
+    Ingester,
     /// Print the effective configuration as YAML and exit.
     PrintConfig,
     /// Derive the service dependency links of a time window from the stored spans and
@@ -57,6 +60,8 @@ pub enum StorageFlag {
     Memory,
     /// A remote storage server (`jaeger remote-storage`) at --grpc-storage.server.
     Grpc,
+    /// No storage: the collector writes spans to Kafka (--kafka.producer.*).
+    Kafka,
 }
 
 /// Flags override the defaults and the config file; each also reads the env var Jaeger v1
@@ -100,6 +105,41 @@ pub struct Flags {
     /// Connect and call timeout of the `grpc` backend (Go duration).
     #[arg(long = "grpc-storage.connection-timeout", env = "GRPC_STORAGE_CONNECTION_TIMEOUT", value_parser = parse_duration, global = true)]
     pub grpc_storage_timeout: Option<std::time::Duration>,
+
+    /// TLS to the remote storage server (Jaeger v1's `--grpc-storage.tls.enabled`).
+    #[arg(long = "grpc-storage.tls.enabled", env = "GRPC_STORAGE_TLS_ENABLED", num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub grpc_storage_tls: Option<bool>,
+    /// PEM CA that signed the remote storage server's certificate.
+    #[arg(
+        long = "grpc-storage.tls.ca",
+        env = "GRPC_STORAGE_TLS_CA",
+        global = true
+    )]
+    pub grpc_storage_tls_ca: Option<String>,
+    /// PEM client certificate (for a server that requires one, mTLS).
+    #[arg(
+        long = "grpc-storage.tls.cert",
+        env = "GRPC_STORAGE_TLS_CERT",
+        global = true
+    )]
+    pub grpc_storage_tls_cert: Option<String>,
+    /// PEM private key of the client certificate.
+    #[arg(
+        long = "grpc-storage.tls.key",
+        env = "GRPC_STORAGE_TLS_KEY",
+        global = true
+    )]
+    pub grpc_storage_tls_key: Option<String>,
+    /// The name the server certificate must carry (default: the server's host).
+    #[arg(
+        long = "grpc-storage.tls.server-name",
+        env = "GRPC_STORAGE_TLS_SERVER_NAME",
+        global = true
+    )]
+    pub grpc_storage_tls_server_name: Option<String>,
+    /// Encrypt without verifying the server certificate.
+    #[arg(long = "grpc-storage.tls.skip-host-verify", env = "GRPC_STORAGE_TLS_SKIP_HOST_VERIFY", num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub grpc_storage_tls_skip_verify: Option<bool>,
 
     /// Traces kept by the memory backend.
     #[arg(long = "memory.max-traces", env = "MEMORY_MAX_TRACES", global = true)]
@@ -301,6 +341,10 @@ pub struct Flags {
     #[command(flatten)]
     pub tls: TlsFlags,
 
+    /// Jaeger v1's `--kafka.producer.*`, `--kafka.consumer.*` and `--ingester.*` flags.
+    #[command(flatten)]
+    pub kafka: crate::ingester::KafkaFlags,
+
     /// Prometheus metrics address (`GET /metrics`).
     #[arg(long = "metrics.host-port", value_parser = parse_host_port, global = true)]
     pub metrics: Option<SocketAddr>,
@@ -347,13 +391,25 @@ impl Flags {
     /// Applies the flags given on top of `config`.
     pub fn apply(&self, config: &mut Config) {
         if let Some(s) = self.storage {
-            config.storage.kind = match s {
-                StorageFlag::Embedded | StorageFlag::Badger => StorageKind::Embedded,
-                StorageFlag::Memory => StorageKind::Memory,
-                StorageFlag::Grpc => StorageKind::Grpc,
-            };
+            match s {
+                StorageFlag::Embedded | StorageFlag::Badger => {
+                    config.storage.kind = StorageKind::Embedded
+                }
+                StorageFlag::Memory => config.storage.kind = StorageKind::Memory,
+                StorageFlag::Grpc => config.storage.kind = StorageKind::Grpc,
+                StorageFlag::Kafka => {
+                    config.kafka.exporter.get_or_insert_with(Default::default);
+                }
+            }
         }
-        if self.grpc_storage_server.is_some() || self.grpc_storage_timeout.is_some() {
+        self.kafka.apply(config);
+        let tls_flag = self.grpc_storage_tls.is_some()
+            || self.grpc_storage_tls_ca.is_some()
+            || self.grpc_storage_tls_cert.is_some()
+            || self.grpc_storage_tls_key.is_some()
+            || self.grpc_storage_tls_server_name.is_some()
+            || self.grpc_storage_tls_skip_verify.is_some();
+        if self.grpc_storage_server.is_some() || self.grpc_storage_timeout.is_some() || tls_flag {
             let g = config.storage.grpc.get_or_insert_with(|| {
                 // Flags mean plain text, as Jaeger v1's --grpc-storage.tls.enabled=false.
                 let mut g = jaeger_config::v2::GrpcBackend::default();
@@ -365,6 +421,26 @@ impl Flags {
             }
             if let Some(t) = self.grpc_storage_timeout {
                 g.timeout = jaeger_config::v2::GoDuration(t);
+            }
+            if tls_flag {
+                // Any TLS flag means TLS, unless --grpc-storage.tls.enabled=false.
+                let t = &mut g.tls;
+                t.insecure = self.grpc_storage_tls == Some(false);
+                let set = |slot: &mut Option<String>, v: &Option<String>| {
+                    if v.is_some() {
+                        slot.clone_from(v);
+                    }
+                };
+                set(&mut t.ca_file, &self.grpc_storage_tls_ca);
+                set(&mut t.cert_file, &self.grpc_storage_tls_cert);
+                set(&mut t.key_file, &self.grpc_storage_tls_key);
+                set(
+                    &mut t.server_name_override,
+                    &self.grpc_storage_tls_server_name,
+                );
+                if let Some(v) = self.grpc_storage_tls_skip_verify {
+                    t.insecure_skip_verify = v;
+                }
             }
         }
         if let Some(d) = &self.data_dir {

@@ -5,6 +5,7 @@ mod cassandra_schema;
 mod cli;
 mod dependencies;
 mod es_tools;
+mod ingester;
 mod query;
 mod remote_storage;
 mod tls;
@@ -22,12 +23,13 @@ fn main() -> std::process::ExitCode {
     init_logging(&cli.flags.log_level);
 
     let result = load_config(&cli).and_then(|(config, file)| match cli.role {
-        None | Some(Role::AllInOne | Role::Collector | Role::Query) => {
+        None | Some(Role::AllInOne | Role::Collector | Role::Query | Role::Ingester) => {
             let ephemeral = file.as_ref().is_some_and(|f| f.ephemeral_storage);
             let mut config = config;
             match cli.role {
                 Some(Role::Collector) => jaeger_config::Role::Collector.apply(&mut config),
                 Some(Role::Query) => jaeger_config::Role::Query.apply(&mut config),
+                Some(Role::Ingester) => jaeger_config::Role::Ingester.apply(&mut config),
                 _ => jaeger_config::Role::AllInOne.apply(&mut config),
             }
             let result = all_in_one::run(config.clone());

@@ -179,6 +179,7 @@ pub struct ServerTls {
     pub health: Option<Arc<ServerConfig>>,
     pub expvar: Option<Arc<ServerConfig>>,
     pub admin_http: Option<Arc<ServerConfig>>,
+    pub remote_storage: Option<Arc<ServerConfig>>,
 }
 
 impl ServerTls {
@@ -279,6 +280,12 @@ impl ServerTls {
                 c.admin.http_endpoint.is_some(),
                 &c.admin.http_tls,
                 "admin.http_tls",
+            )?,
+            remote_storage: one(
+                "remote storage gRPC",
+                c.remote_storage.endpoint.is_some(),
+                &c.remote_storage.tls,
+                "extensions.remote_storage.tls",
             )?,
         })
     }
@@ -433,6 +440,8 @@ const FLAG_SETS: &[FlagSet] = &[
     flag_set!("query.http", "QUERY_HTTP", |c| c.query.http_tls),
     flag_set!("query.grpc", "QUERY_GRPC", |c| c.query.grpc_tls),
     flag_set!("admin.http", "ADMIN_HTTP", |c| c.admin.http_tls),
+    // jaeger-remote-storage's server.
+    flag_set!("grpc", "GRPC", |c| c.remote_storage.tls),
 ];
 
 /// What one set of flags said.

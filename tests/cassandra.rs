@@ -370,3 +370,114 @@ fn cassandra_schema_subcommand_prints_and_creates_the_keyspace() {
     let v = j.wait_for_traces(&search_last_hour("schema-cmd"), 1);
     assert_eq!(v["data"][0]["spans"].as_array().map(Vec::len), Some(2));
 }
+
+/// Root spans tagged as Jaeger SDKs tag probabilistically sampled roots.
+fn tagged_roots(service: &str, operation: &str, n: usize) -> String {
+    let start = now_nanos();
+    let spans: Vec<_> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "traceId": format!("{:032x}", 0xcafe_0000u64 + i as u64),
+                "spanId": format!("{:016x}", 1 + i as u64),
+                "name": operation,
+                "kind": 2,
+                "startTimeUnixNano": start.to_string(),
+                "endTimeUnixNano": (start + 1_000_000).to_string(),
+                "attributes": [
+                    {"key": "sampler.type", "value": {"stringValue": "probabilistic"}},
+                    {"key": "sampler.param", "value": {"doubleValue": 0.001}}
+                ]
+            })
+        })
+        .collect();
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]})
+    .to_string()
+}
+
+#[test]
+fn adaptive_sampling_keeps_its_state_in_the_cassandra_keyspace() {
+    use jaeger_storage::cassandra::{CassandraConfig, CassandraSamplingStore, SchemaOptions};
+    use jaeger_storage::sampling::SamplingStore;
+    let Some(addr) = cassandra_addr() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (file, keyspace) = config_file(dir.path(), &addr, "adaptive");
+    let yaml = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            "extensions: [jaeger_storage, jaeger_query]",
+            "extensions: [jaeger_storage, jaeger_query, remote_sampling]",
+        )
+        .replace("processors: [batch]", "processors: [adaptive_sampling]")
+        .replace(
+            "extensions:\n  jaeger_query:",
+            "extensions:\n  remote_sampling:\n    adaptive:\n      sampling_store: some_storage\n      calculation_interval: 500ms\n      calculation_delay: 0s\n  jaeger_query:",
+        )
+        .replace("processors:\n  batch:\n", "processors:\n  adaptive_sampling:\n");
+    std::fs::write(&file, yaml).unwrap();
+    let j = JaegerBuilder::new(&dir.path().join("data"))
+        .arg("--config")
+        .arg(file.to_str().unwrap())
+        .start();
+    assert!(
+        !j.logs().contains("in memory with this storage backend"),
+        "{}",
+        j.logs()
+    );
+    let r = reqwest::blocking::Client::new()
+        .post(j.otlp_http_url())
+        .header("content-type", "application/json")
+        .body(tagged_roots("checkout", "GET /cart", 200))
+        .send()
+        .expect("POST /v1/traces");
+    assert_eq!(r.status().as_u16(), 200);
+    let url = format!("http://{}/sampling?service=checkout", j.ports.sampling_http);
+    wait_until("a per-operation strategy", 30, || {
+        reqwest::blocking::get(&url)
+            .and_then(|r| r.text())
+            .is_ok_and(|b| b.contains(r#""operation":"GET /cart""#))
+    });
+
+    // What the binary stored, read through Jaeger's tables by another participant.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = CassandraSamplingStore::open(&CassandraConfig {
+            servers: vec![addr.clone()],
+            username: Some("cassandra".into()),
+            password: Some("cassandra".into()),
+            schema: SchemaOptions {
+                keyspace: keyspace.clone(),
+                datacenter: String::new(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .expect("open the keyspace's sampling tables");
+        let p = store.get_latest_probabilities().await.expect("latest")["checkout"]["GET /cart"];
+        assert!((1e-5..0.001).contains(&p), "stored probability {p}");
+        let counted: i64 = store
+            .get_throughput(0, now_nanos())
+            .await
+            .expect("throughput")
+            .iter()
+            .flat_map(|b| &b.throughput)
+            .filter(|t| t.service == "checkout")
+            .map(|t| t.count)
+            .sum();
+        assert_eq!(counted, 200);
+        // The binary leads: the lease is taken.
+        assert!(
+            !store
+                .acquire_lease(
+                    "sampling_store_leader",
+                    "test",
+                    std::time::Duration::from_secs(60)
+                )
+                .await
+                .expect("lease")
+        );
+    });
+}

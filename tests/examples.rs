@@ -228,8 +228,8 @@ fn all_in_one_example_answers_on_its_ports() {
 
 #[test]
 fn kafka_ingester_example_answers_on_its_ports() {
-    // It reads nothing from Kafka yet (a start-up warning says so), but its query
-    // service, health check and metrics port run.
+    // Its Kafka consumer keeps retrying the absent broker (localhost:9092) while its
+    // query service, health check and metrics port run.
     assert_answers_on_every_port("config-kafka-ingester.yaml");
 }
 

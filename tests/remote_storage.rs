@@ -289,3 +289,381 @@ exporters:
         "the remote storage wrote into its embedded store's directory"
     );
 }
+
+/// A throwaway CA, a server certificate for localhost/127.0.0.1, a client certificate
+/// it signed, and a second CA that signed nothing here.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, content: &str| {
+            std::fs::write(dir.path().join(name), content).expect("write PEM file")
+        };
+        let ca = |name: &str| {
+            let key = KeyPair::generate().expect("CA key");
+            let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let cert = params.self_signed(&key).expect("CA certificate");
+            write(name, &cert.pem());
+            Issuer::new(params, key)
+        };
+        let issuer = ca("ca.pem");
+        ca("other-ca.pem");
+        let leaf = |names: Vec<String>, cert: &str, key_file: &str| {
+            let key = KeyPair::generate().expect("key");
+            let c = CertificateParams::new(names)
+                .expect("params")
+                .signed_by(&key, &issuer)
+                .expect("signed certificate");
+            write(cert, &c.pem());
+            write(key_file, &key.serialize_pem());
+        };
+        leaf(
+            vec!["localhost".into(), "127.0.0.1".into()],
+            "server.pem",
+            "server-key.pem",
+        );
+        leaf(vec!["query".into()], "client.pem", "client-key.pem");
+        Self { dir }
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+/// `jaeger remote-storage` from a YAML file: a memory backend served with TLS and
+/// required client certificates, with `extra` added to the `remote_storage` section.
+fn tls_remote_storage(tmp: &std::path::Path, pki: &Pki, grpc: SocketAddr, extra: &str) -> Jaeger {
+    let yaml = tmp.join("remote-storage.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"
+service:
+  extensions: [jaeger_storage, remote_storage]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: mem
+extensions:
+  jaeger_storage:
+    backends:
+      mem:
+        memory:
+          max_traces: 10000
+  remote_storage:
+    endpoint: "{grpc}"
+    storage: mem
+    tls:
+      cert_file: {cert}
+      key_file: {key}
+      client_ca_file: {ca}
+{extra}
+"#,
+            cert = pki.p("server.pem"),
+            key = pki.p("server-key.pem"),
+            ca = pki.p("ca.pem"),
+        ),
+    )
+    .expect("write yaml");
+    let ports = Ports::free();
+    let health = ports.health.to_string();
+    JaegerBuilder::new(&tmp.join("rs-data"))
+        .ports(ports)
+        .arg("--config")
+        .arg(yaml.display().to_string())
+        .arg("remote-storage")
+        .arg("--remote-storage.admin.host-port")
+        .arg(health)
+        .start()
+}
+
+/// An all-in-one (collector + query) whose storage is the `grpc` backend with `tls`
+/// (YAML flow mapping) and `tenancy` added to `jaeger_query`.
+fn grpc_client_process(
+    tmp: &std::path::Path,
+    name: &str,
+    grpc: SocketAddr,
+    tls: &str,
+    tenancy: &str,
+) -> Jaeger {
+    let yaml = tmp.join(format!("{name}.yaml"));
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+extensions:
+  jaeger_storage:
+    backends:
+      remote:
+        grpc:
+          endpoint: "{grpc}"
+          tls: {tls}
+          timeout: 3s
+  jaeger_query:
+    storage:
+      traces: remote
+{tenancy}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+      http:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: remote
+"#
+        ),
+    )
+    .expect("write yaml");
+    JaegerBuilder::new(&tmp.join(name))
+        .arg("--config")
+        .arg(yaml.display().to_string())
+        .start()
+}
+
+#[test]
+fn grpc_backend_over_mtls_to_remote_storage_from_yaml() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::new();
+    let grpc = free_port();
+    let _rs = tls_remote_storage(tmp.path(), &pki, grpc, "");
+    // The server certificate names localhost and 127.0.0.1; the override is checked.
+    let tls = format!(
+        "{{ca_file: {}, cert_file: {}, key_file: {}, server_name_override: localhost}}",
+        pki.p("ca.pem"),
+        pki.p("client.pem"),
+        pki.p("client-key.pem")
+    );
+    let aio = grpc_client_process(tmp.path(), "aio", grpc, &tls, "");
+    let r = reqwest::blocking::Client::new()
+        .post(aio.otlp_http_url())
+        .header("content-type", "application/x-protobuf")
+        .body(request("tls-svc", now_nanos() - 60_000_000_000).encode_to_vec())
+        .send()
+        .expect("OTLP export");
+    assert_eq!(r.status(), 200, "spans written over mTLS");
+    assert_all_visible(&[&aio], "tls-svc");
+    assert!(
+        aio.logs().contains("(TLS, timeout"),
+        "the backend says it uses TLS:\n{}",
+        aio.logs()
+    );
+}
+
+/// What the query API answers while its storage is unusable: a 5xx with the reason.
+fn storage_error(j: &Jaeger) -> String {
+    let r = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+        .get(j.query_url("/api/services"))
+        .send()
+        .expect("query answers");
+    assert!(r.status().is_server_error(), "status {}", r.status());
+    r.text().unwrap_or_default()
+}
+
+#[test]
+fn grpc_backend_with_the_wrong_ca_fails_with_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::new();
+    let grpc = free_port();
+    let _rs = tls_remote_storage(tmp.path(), &pki, grpc, "");
+    let tls = format!(
+        "{{ca_file: {}, cert_file: {}, key_file: {}}}",
+        pki.p("other-ca.pem"),
+        pki.p("client.pem"),
+        pki.p("client-key.pem")
+    );
+    let q = grpc_client_process(tmp.path(), "q", grpc, &tls, "");
+    let body = storage_error(&q);
+    assert!(
+        body.contains("TLS handshake with remote storage") && body.contains("UnknownIssuer"),
+        "the error names the TLS problem: {body}"
+    );
+    // The start-up probe logged it too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !q.logs().contains("UnknownIssuer") {
+        assert!(
+            Instant::now() < deadline,
+            "no warning logged:\n{}",
+            q.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn grpc_backend_without_a_client_certificate_is_refused_with_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::new();
+    let grpc = free_port();
+    let _rs = tls_remote_storage(tmp.path(), &pki, grpc, "");
+    let tls = format!("{{ca_file: {}}}", pki.p("ca.pem"));
+    let q = grpc_client_process(tmp.path(), "q", grpc, &tls, "");
+    let body = storage_error(&q);
+    assert!(
+        body.to_lowercase().contains("certificate"),
+        "the error says a certificate is missing: {body}"
+    );
+}
+
+#[test]
+fn tenants_see_only_their_own_traces_through_remote_storage() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::new();
+    let grpc = free_port();
+    let _rs = tls_remote_storage(
+        tmp.path(),
+        &pki,
+        grpc,
+        "    multi_tenancy: {enabled: true, tenants: [acme, globex]}",
+    );
+    let tls = format!(
+        "{{ca_file: {}, cert_file: {}, key_file: {}}}",
+        pki.p("ca.pem"),
+        pki.p("client.pem"),
+        pki.p("client-key.pem")
+    );
+    let q = grpc_client_process(
+        tmp.path(),
+        "q",
+        grpc,
+        &tls,
+        "    multi_tenancy: {enabled: true, tenants: [acme, globex]}",
+    );
+
+    // Each tenant writes its own traces with the same ids, straight to the remote
+    // storage's OTLP Export with its tenant in the metadata.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ca = std::fs::read_to_string(pki.p("ca.pem")).expect("ca");
+    let cert = std::fs::read_to_string(pki.p("client.pem")).expect("cert");
+    let key = std::fs::read_to_string(pki.p("client-key.pem")).expect("key");
+    let export = |tenant: Option<&str>, svc: &str| {
+        rt.block_on(async {
+            let channel = tls_channel(grpc, &ca, &cert, &key).await;
+            let mut req = tonic::Request::new(request(svc, now_nanos() - 60_000_000_000));
+            if let Some(t) = tenant {
+                req.metadata_mut()
+                    .insert("x-tenant", t.parse().expect("metadata"));
+            }
+            TraceServiceClient::new(channel).export(req).await
+        })
+    };
+    export(Some("acme"), "acme-svc").expect("acme writes");
+    export(Some("globex"), "globex-svc").expect("globex writes");
+    let e = export(None, "nobody-svc").expect_err("no tenant");
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+    assert_eq!(e.message(), "missing tenant header");
+    let e = export(Some("initech"), "initech-svc").expect_err("unknown tenant");
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+
+    let client = reqwest::blocking::Client::new();
+    let get = |tenant: &str, path: &str| -> serde_json::Value {
+        let r = client
+            .get(q.query_url(path))
+            .header("x-tenant", tenant)
+            .send()
+            .expect("query");
+        assert!(
+            r.status().is_success() || r.status() == 404,
+            "{path}: {}",
+            r.status()
+        );
+        r.json().expect("json")
+    };
+    for (tenant, mine, theirs) in [
+        ("acme", "acme-svc", "globex-svc"),
+        ("globex", "globex-svc", "acme-svc"),
+    ] {
+        let services = get(tenant, "/api/services");
+        assert_eq!(
+            services["data"],
+            serde_json::json!([mine]),
+            "{tenant}: {services}"
+        );
+        let found = get(
+            tenant,
+            &format!("/api/traces?service={mine}&lookback=1h&limit=100"),
+        );
+        assert_eq!(
+            found["data"].as_array().map(Vec::len),
+            Some(TRACES as usize),
+            "{tenant}"
+        );
+        let found = get(
+            tenant,
+            &format!("/api/traces?service={theirs}&lookback=1h&limit=100"),
+        );
+        assert_eq!(
+            found["data"].as_array().map(Vec::len),
+            Some(0),
+            "{tenant} sees {theirs}"
+        );
+        // The same trace id holds only the tenant's own spans.
+        let t = get(tenant, &format!("/api/traces/{}", hex(&trace_id(3))));
+        let svc = &t["data"][0]["processes"]["p1"]["serviceName"];
+        assert_eq!(svc, mine, "{tenant}: {t}");
+    }
+}
+
+async fn tls_channel(
+    grpc: SocketAddr,
+    ca: &str,
+    cert: &str,
+    key: &str,
+) -> tonic::transport::Channel {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.as_bytes()).expect("CA"))
+        .expect("root");
+    let mut cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+        PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+    )
+    .expect("client auth");
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+    let connect = tower::service_fn(move |_: tonic::codegen::http::Uri| {
+        let connector = connector.clone();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(grpc).await?;
+            let name = ServerName::try_from("localhost").expect("server name");
+            let tls = connector.connect(name, tcp).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+        }
+    });
+    tonic::transport::Endpoint::from_static("http://localhost")
+        .timeout(Duration::from_secs(10))
+        .connect_with_connector(connect)
+        .await
+        .expect("TLS channel")
+}

@@ -431,6 +431,12 @@ pub struct AdaptiveSamplingConfig {
     pub initial_sampling_probability: f64,
     pub min_sampling_probability: f64,
     pub min_samples_per_second: f64,
+    /// The leader renews its lease this often (stores shared by collectors: Cassandra).
+    #[serde(with = "humantime_serde_compat")]
+    pub leader_lease_refresh_interval: Duration,
+    /// Followers try to take the lease this often; also the lease's TTL.
+    #[serde(with = "humantime_serde_compat")]
+    pub follower_lease_refresh_interval: Duration,
 }
 
 impl Default for AdaptiveSamplingConfig {
@@ -445,6 +451,8 @@ impl Default for AdaptiveSamplingConfig {
             initial_sampling_probability: 0.001,
             min_sampling_probability: 1e-5,
             min_samples_per_second: 1.0 / 60.0,
+            leader_lease_refresh_interval: Duration::from_secs(5),
+            follower_lease_refresh_interval: Duration::from_secs(60),
         }
     }
 }
@@ -479,6 +487,108 @@ pub struct Config {
     pub sampling: SamplingConfig,
     pub dependencies: DependenciesConfig,
     pub remote_storage: RemoteStorageConfig,
+    /// Kafka between collectors and ingesters.
+    pub kafka: KafkaConfig,
+}
+
+/// Kafka between collectors and ingesters (docs/configuration.md, "Kafka").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Set: accepted spans are written to Kafka instead of storage (`exporters.kafka`,
+    /// `SPAN_STORAGE_TYPE=kafka`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exporter: Option<KafkaExporterConfig>,
+    /// Set: spans are read from Kafka and written to storage (`receivers.kafka`, the
+    /// `ingester` role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<KafkaReceiverConfig>,
+}
+
+/// The collector's Kafka producer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaExporterConfig {
+    /// `host:port` of the bootstrap brokers.
+    pub brokers: Vec<String>,
+    pub topic: String,
+    /// `otlp_proto`, `otlp_json`, `jaeger_proto` (`protobuf`), `jaeger_json` (`json`).
+    pub encoding: String,
+    pub client_id: String,
+    /// 0 none, 1 leader, -1 all in-sync replicas (with idempotence).
+    pub required_acks: i32,
+    /// `none`, `gzip`, `snappy`, `lz4`, `zstd`.
+    pub compression: String,
+    /// Codec level; unset: the codec's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression_level: Option<i32>,
+    /// How long the producer waits to fill a batch.
+    #[serde(with = "humantime_serde_compat")]
+    pub linger: Duration,
+    /// Largest message; a trace over it is split by spans (OTLP encodings).
+    pub max_message_bytes: usize,
+    /// How long a message may wait for the broker's acknowledgement before the client is
+    /// told to retry.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    /// Messages buffered in the producer before clients are told to retry.
+    pub queue_max_messages: usize,
+}
+
+impl Default for KafkaExporterConfig {
+    fn default() -> Self {
+        Self {
+            brokers: vec!["127.0.0.1:9092".into()],
+            topic: "jaeger-spans".into(),
+            encoding: "otlp_proto".into(),
+            client_id: "jaeger-collector".into(),
+            required_acks: -1,
+            compression: "none".into(),
+            compression_level: None,
+            linger: Duration::from_millis(10),
+            max_message_bytes: 1_000_000,
+            timeout: Duration::from_secs(5),
+            queue_max_messages: 100_000,
+        }
+    }
+}
+
+/// The ingester's Kafka consumer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaReceiverConfig {
+    pub brokers: Vec<String>,
+    pub topics: Vec<String>,
+    /// Any encoding of [`KafkaExporterConfig::encoding`], plus `zipkin_proto`,
+    /// `zipkin_json`, `zipkin_thrift`.
+    pub encoding: String,
+    pub group_id: String,
+    pub client_id: String,
+    /// Where a group with no committed offset starts: `earliest` or `latest`.
+    pub initial_offset: String,
+    /// Messages decoded and written concurrently.
+    pub parallelism: usize,
+    /// Larger messages are skipped as poison.
+    pub max_message_bytes: usize,
+    /// How often stored offsets are committed.
+    #[serde(with = "humantime_serde_compat")]
+    pub commit_interval: Duration,
+}
+
+impl Default for KafkaReceiverConfig {
+    fn default() -> Self {
+        Self {
+            brokers: vec!["127.0.0.1:9092".into()],
+            topics: vec!["jaeger-spans".into()],
+            encoding: "otlp_proto".into(),
+            group_id: "jaeger-ingester".into(),
+            client_id: "jaeger-ingester".into(),
+            initial_offset: "earliest".into(),
+            parallelism: 100,
+            max_message_bytes: 1024 * 1024,
+            commit_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// The remote storage gRPC server inside an all-in-one (Jaeger v2's `remote_storage`
@@ -489,6 +599,13 @@ pub struct RemoteStorageConfig {
     /// Where the API listens; `None` (the default) serves none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<SocketAddr>,
+    /// TLS on the API (`extensions.remote_storage.tls`); with a client CA, callers must
+    /// present a certificate (mTLS). `None` is plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
+    /// Tenancy by gRPC metadata: every data call must name a tenant, and each tenant
+    /// has a store of its own (memory and embedded backends).
+    pub multi_tenancy: MultiTenancyConfig,
 }
 
 /// The dependencies job run in process by the all-in-one on a cron schedule
@@ -527,6 +644,9 @@ pub enum Role {
     Collector,
     /// The query service (HTTP API, UI, gRPC); no receivers, no remote sampling.
     Query,
+    /// Reads spans from Kafka into storage: no span receivers, no query service; its
+    /// metrics on :8889 and health on :14133 unless set otherwise.
+    Ingester,
 }
 
 impl Role {
@@ -550,6 +670,27 @@ impl Role {
                 config.sampling.http_endpoint = None;
                 config.sampling.grpc_endpoint = None;
                 config.query.enabled = true;
+            }
+            Role::Ingester => {
+                Role::Query.apply(config);
+                config.query.enabled = false;
+                config.remote_storage.endpoint = None;
+                config.kafka.exporter = None;
+                config.kafka.receiver.get_or_insert_with(Default::default);
+                let d = AdminConfig::default();
+                // Beside a collector on the same host (Jaeger's ports for the ingester).
+                if config.admin.metrics_endpoint == d.metrics_endpoint {
+                    config.admin.metrics_endpoint = addr(8889);
+                }
+                if config.admin.health_endpoint == d.health_endpoint {
+                    config.admin.health_endpoint = Some(addr(14133));
+                }
+                if config.admin.http_endpoint == d.http_endpoint {
+                    config.admin.http_endpoint = Some(addr(14270));
+                }
+                if config.admin.expvar_endpoint == d.expvar_endpoint {
+                    config.admin.expvar_endpoint = None;
+                }
             }
         }
     }

@@ -242,14 +242,18 @@ fn kafka_collector_example_has_no_storage_and_writes_to_kafka() {
     assert!(v2.jaeger_query().is_none());
     assert!(v2.jaeger_storage().is_none());
 
-    // Valid, but this build cannot write to Kafka: loading says so rather than writing
-    // the spans somewhere else.
-    let err = load_file_with_env(example("config-kafka-collector.yaml"), &no_env).unwrap_err();
-    assert!(
-        err.to_string()
-            .ends_with("exporters.kafka: the Kafka exporter is not supported yet"),
-        "{err}"
-    );
+    // Spans go to Kafka: the producer settings, and no storage of its own.
+    let c = load_file_with_env(example("config-kafka-collector.yaml"), &no_env).expect("loads");
+    let p = c.runtime.kafka.exporter.as_ref().expect("kafka exporter");
+    assert_eq!(p.brokers, ["localhost:9092"]);
+    assert_eq!(p.topic, "jaeger-spans");
+    assert_eq!(p.encoding, "otlp_proto");
+    assert_eq!(p.compression, "none");
+    assert_eq!(p.required_acks, 1, "Jaeger v2's exporter default");
+    assert!(c.runtime.kafka.receiver.is_none());
+    assert!(c.trace_storage.is_none());
+    assert!(!c.runtime.query.enabled);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 
     let env = |n: &str| match n {
         "KAFKA_BROKER" => Some("kafka-1:9092".to_string()),
@@ -281,10 +285,137 @@ fn kafka_ingester_example_reads_kafka_into_the_embedded_store() {
     assert_eq!(k.trace_topics(), ["jaeger-spans"]);
     assert_eq!(k.initial_offset, "earliest");
     assert!(k.autocommit.enable);
-    // It runs (query, health, metrics) and says that it reads nothing from Kafka.
+    // It reads Kafka into its store, and serves query, health and metrics.
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let r = c.runtime.kafka.receiver.as_ref().expect("kafka receiver");
+    assert_eq!(r.brokers, ["localhost:9092"]);
+    assert_eq!(r.topics, ["jaeger-spans"]);
+    assert_eq!(r.encoding, "otlp_proto");
+    assert_eq!(r.initial_offset, "earliest");
     assert_eq!(
-        c.warnings,
-        ["receivers.kafka: the Kafka receiver is not supported yet; it reads nothing"]
+        r.group_id, "otel-collector",
+        "the contrib receiver's default"
     );
+    assert_eq!(r.commit_interval, Duration::from_secs(1));
+    assert!(c.runtime.kafka.exporter.is_none());
     assert_eq!(c.runtime.otlp.grpc_endpoint, None);
+}
+
+fn load_str(yaml: &str) -> Result<LoadedConfig, String> {
+    let dir = tempfile_dir();
+    let path = dir.join(format!("kafka-{}.yaml", yaml.len()));
+    std::fs::write(&path, yaml).expect("write");
+    load_file_with_env(&path, &no_env).map_err(|e| e.to_string())
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("jaeger-config-kafka-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+const KAFKA_EXPORTER: &str = r#"
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [kafka]
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  kafka:
+    brokers: "k1:9092,k2:9092"
+    client_id: c1
+    timeout: 2s
+    traces:
+      topic: t1
+      encoding: jaeger_json
+    producer:
+      required_acks: -1
+      compression: zstd
+      compression_params:
+        level: 3
+      linger: 50ms
+      max_message_bytes: 500000
+"#;
+
+#[test]
+fn kafka_exporter_keys_map_to_the_producer() {
+    let c = load_str(KAFKA_EXPORTER).expect("loads");
+    let p = c.runtime.kafka.exporter.expect("exporter");
+    assert_eq!(p.brokers, ["k1:9092", "k2:9092"]);
+    assert_eq!(
+        (p.topic.as_str(), p.encoding.as_str()),
+        ("t1", "jaeger_json")
+    );
+    assert_eq!(p.client_id, "c1");
+    assert_eq!(p.required_acks, -1);
+    assert_eq!(p.compression, "zstd");
+    assert_eq!(p.compression_level, Some(3));
+    assert_eq!(p.linger, Duration::from_millis(50));
+    assert_eq!(p.max_message_bytes, 500_000);
+    assert_eq!(p.timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn kafka_settings_this_build_cannot_honour_are_refused() {
+    let zipkin = KAFKA_EXPORTER.replace("encoding: jaeger_json", "encoding: zipkin_json");
+    let e = load_str(&zipkin).expect_err("zipkin is read only");
+    assert!(e.contains("exporters.kafka.traces.encoding"), "{e}");
+    let sasl = KAFKA_EXPORTER.replace(
+        "    client_id: c1\n",
+        "    client_id: c1\n    auth:\n      sasl:\n        username: u\n        password: p\n        mechanism: PLAIN\n",
+    );
+    let e = load_str(&sasl).expect_err("no SASL");
+    assert!(e.contains("exporters.kafka.auth"), "{e}");
+    let codec = KAFKA_EXPORTER.replace("compression: zstd", "compression: brotli");
+    let e = load_str(&codec).expect_err("unknown codec");
+    assert!(e.contains("exporters.kafka.producer.compression"), "{e}");
+}
+
+#[test]
+fn kafka_receiver_keys_map_to_the_consumer() {
+    let yaml = r#"
+service:
+  extensions: [jaeger_storage]
+  pipelines:
+    traces:
+      receivers: [kafka]
+      exporters: [jaeger_storage_exporter]
+extensions:
+  jaeger_storage:
+    backends:
+      mem:
+        memory:
+          max_traces: 10
+receivers:
+  kafka:
+    brokers: [k1:9092]
+    group_id: g1
+    client_id: c1
+    initial_offset: latest
+    max_fetch_size: 2000000
+    autocommit:
+      interval: 3s
+    traces:
+      topics: [a, b]
+      encoding: zipkin_thrift
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: mem
+"#;
+    let c = load_str(yaml).expect("loads");
+    let r = c.runtime.kafka.receiver.expect("receiver");
+    assert_eq!(r.brokers, ["k1:9092"]);
+    assert_eq!(r.topics, ["a", "b"]);
+    assert_eq!(r.encoding, "zipkin_thrift");
+    assert_eq!((r.group_id.as_str(), r.client_id.as_str()), ("g1", "c1"));
+    assert_eq!(r.initial_offset, "latest");
+    assert_eq!(r.max_message_bytes, 2_000_000);
+    assert_eq!(r.commit_interval, Duration::from_secs(3));
+    let e = load_str(&yaml.replace("initial_offset: latest", "initial_offset: middle"))
+        .expect_err("bad offset");
+    assert!(e.contains("receivers.kafka.initial_offset"), "{e}");
 }

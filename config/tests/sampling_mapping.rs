@@ -118,6 +118,7 @@ extensions:
             initial_sampling_probability: 0.01,
             min_sampling_probability: 0.0001,
             min_samples_per_second: 0.5,
+            ..Default::default()
         })
     );
 }

@@ -17,6 +17,11 @@
 //! spans/s per server core = spans / server CPU seconds. Every request is acknowledged
 //! only after the store wrote it (the queue's contract); after each run the store is
 //! scanned and must hold every span that was sent.
+//!
+//! It runs on mimalloc, the global allocator of the `jaeger` binary.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -34,6 +34,7 @@ pub mod jaeger_http;
 pub mod jaeger_thrift;
 #[cfg(feature = "server")]
 pub mod jaeger_udp;
+pub mod kafka;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]

@@ -109,20 +109,38 @@ const NEEDS_ESCAPE: [bool; 256] = {
     t
 };
 
-/// Appends an unsigned integer in decimal.
+/// Appends an unsigned integer in decimal, two digits at a time (timestamps have 16).
 pub fn write_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
+
+/// "00" to "99", in order.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut n = 0;
+    while n < 100 {
+        t[2 * n] = b'0' + (n / 10) as u8;
+        t[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    t
+};
 
 /// Appends a signed integer in decimal.
 pub fn write_i64(out: &mut Vec<u8>, v: i64) {
@@ -135,9 +153,14 @@ pub fn write_i64(out: &mut Vec<u8>, v: i64) {
 /// Appends `bytes` as lowercase hex digits.
 pub fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[(b >> 4) as usize]);
-        out.push(HEX[(b & 0xf) as usize]);
+    // Ids are 8 or 16 bytes: one bounds check per chunk instead of one per digit.
+    for chunk in bytes.chunks(16) {
+        let mut buf = [0u8; 32];
+        for (pair, b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = HEX[(b >> 4) as usize];
+            pair[1] = HEX[(b & 0xf) as usize];
+        }
+        out.extend_from_slice(&buf[..chunk.len() * 2]);
     }
 }
 
@@ -315,7 +338,18 @@ mod tests {
 
     #[test]
     fn streaming_numbers() {
-        for v in [0u64, 7, 10, 999, 1_706_678_909_209_712, u64::MAX] {
+        for v in [
+            0u64,
+            7,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            12345,
+            1_706_678_909_209_712,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             write_u64(&mut out, v);
             assert_eq!(out, v.to_string().as_bytes());
@@ -328,6 +362,10 @@ mod tests {
         let mut out = Vec::new();
         write_hex(&mut out, &[0x00, 0xab, 0x7f]);
         assert_eq!(out, b"00ab7f");
+        let long: Vec<u8> = (0..40).collect();
+        let mut out = Vec::new();
+        write_hex(&mut out, &long);
+        assert_eq!(out, hex::encode(&long).as_bytes());
     }
 
     #[test]

@@ -250,9 +250,141 @@ pub fn group_by_trace(batch: &[ResourceSpans]) -> Vec<(TraceId, Vec<ResourceSpan
     out.into_iter().map(|(t, g, _)| (t, g)).collect()
 }
 
+/// [`group_by_trace`] for a batch the caller gives away: spans are moved instead of
+/// copied; a resource or scope is cloned only for each further trace that uses it.
+pub fn group_by_trace_owned(batch: Vec<ResourceSpans>) -> Vec<(TraceId, Vec<ResourceSpans>)> {
+    use crate::otlp::ScopeSpans;
+    use std::collections::HashMap;
+
+    struct Group {
+        trace_id: TraceId,
+        resource_spans: Vec<ResourceSpans>,
+        /// The (resource, scope) position its last span came from, so consecutive spans
+        /// of one scope land in one ScopeSpans.
+        last: (usize, usize),
+    }
+    let mut index: HashMap<TraceId, usize> = HashMap::new();
+    let mut out: Vec<Group> = Vec::new();
+    // Spans of one trace usually arrive together: skip the map lookup for a run of them.
+    let mut current: Option<(TraceId, usize)> = None;
+    for (ri, rs) in batch.into_iter().enumerate() {
+        let ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+        } = rs;
+        for (si, ss) in scope_spans.into_iter().enumerate() {
+            let ScopeSpans {
+                scope,
+                spans,
+                schema_url: scope_schema,
+            } = ss;
+            for span in spans {
+                let tid = TraceId::from_slice(&span.trace_id).unwrap_or_default();
+                let slot = match current {
+                    Some((t, slot)) if t == tid => slot,
+                    _ => {
+                        let slot = *index.entry(tid).or_insert_with(|| {
+                            out.push(Group {
+                                trace_id: tid,
+                                resource_spans: Vec::new(),
+                                last: (usize::MAX, usize::MAX),
+                            });
+                            out.len() - 1
+                        });
+                        current = Some((tid, slot));
+                        slot
+                    }
+                };
+                let group = &mut out[slot];
+                if group.last.0 != ri {
+                    group.resource_spans.push(ResourceSpans {
+                        resource: resource.clone(),
+                        scope_spans: Vec::new(),
+                        schema_url: schema_url.clone(),
+                    });
+                }
+                let g = group
+                    .resource_spans
+                    .last_mut()
+                    .expect("a group exists for this resource");
+                if group.last != (ri, si) {
+                    g.scope_spans.push(ScopeSpans {
+                        scope: scope.clone(),
+                        spans: Vec::new(),
+                        schema_url: scope_schema.clone(),
+                    });
+                }
+                group.last = (ri, si);
+                g.scope_spans
+                    .last_mut()
+                    .expect("a scope group exists for this scope")
+                    .spans
+                    .push(span);
+            }
+        }
+    }
+    out.into_iter()
+        .map(|g| (g.trace_id, g.resource_spans))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn span(trace: u8, id: u8) -> crate::otlp::Span {
+        crate::otlp::Span {
+            trace_id: vec![trace; 16],
+            span_id: vec![id; 8],
+            name: format!("op-{id}"),
+            ..Default::default()
+        }
+    }
+
+    fn resource_spans(service: &str, scopes: Vec<(&str, Vec<crate::otlp::Span>)>) -> ResourceSpans {
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv(SERVICE_NAME, Value::StringValue(service.into()))],
+                ..Default::default()
+            }),
+            scope_spans: scopes
+                .into_iter()
+                .map(|(scope, spans)| crate::otlp::ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: scope.into(),
+                        ..Default::default()
+                    }),
+                    spans,
+                    schema_url: format!("scope-schema-{scope}"),
+                })
+                .collect(),
+            schema_url: format!("schema-{service}"),
+        }
+    }
+
+    #[test]
+    fn grouping_an_owned_batch_matches_grouping_a_borrowed_one() {
+        // Traces interleaved across resources and scopes, runs of one trace, and a trace
+        // coming back to a scope after another scope.
+        let batch = vec![
+            resource_spans(
+                "a",
+                vec![
+                    ("s1", vec![span(1, 1), span(1, 2), span(2, 3), span(1, 4)]),
+                    ("s2", vec![span(2, 5), span(3, 6)]),
+                ],
+            ),
+            resource_spans("b", vec![("s1", vec![span(3, 7), span(1, 8)])]),
+            resource_spans("a", vec![("s2", vec![span(2, 9)]), ("s1", vec![])]),
+        ];
+        let borrowed = group_by_trace(&batch);
+        let owned = group_by_trace_owned(batch);
+        assert_eq!(owned, borrowed);
+        assert_eq!(owned.len(), 3);
+        assert_eq!(owned[0].1.len(), 2, "trace 1 spans resources a and b");
+        assert_eq!(owned[0].1[0].scope_spans[0].spans.len(), 3);
+    }
 
     #[test]
     fn go_float_format() {

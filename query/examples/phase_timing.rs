@@ -1,8 +1,10 @@
 //! Where the time of a 10,000-span trace read goes: storage read, each standard
-//! adjuster, UI JSON writing, freeing (development aid).
+//! adjuster, UI JSON writing, freeing (development aid). Prints the fastest and the
+//! median of each phase over the rounds: on a shared machine the minimum is the
+//! figure least disturbed by other processes.
 //!
 //! ```text
-//! cargo run --release -p jaeger-query --example phase_timing
+//! cargo run --release -p jaeger-query --example phase_timing [-- <rounds> [memory|embedded]]
 //! ```
 
 use std::time::{Duration, Instant};
@@ -10,25 +12,39 @@ use std::time::{Duration, Instant};
 use jaeger_model::{Trace, TraceId, ui};
 use jaeger_query::Adjuster;
 use jaeger_query::adjuster::*;
+use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
 use jaeger_storage::memory::MemoryStore;
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter};
+use std::sync::Arc;
 
 #[path = "trace_by_id_bench.rs"]
 #[allow(dead_code)]
 mod bench;
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
 #[tokio::main]
 async fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20);
     let id = TraceId::from_u64s(0, 1);
-    let store = MemoryStore::new(10);
-    store
-        .write_spans(bench::trace(id, 10_000))
-        .await
-        .expect("memory write");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store: Arc<dyn SpanReader> = match std::env::args().nth(2).as_deref() {
+        Some("embedded") => {
+            let s = EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path())).expect("open");
+            s.write_spans(bench::trace(id, 10_000))
+                .await
+                .expect("write");
+            s
+        }
+        _ => {
+            let s = MemoryStore::new(10);
+            s.write_spans(bench::trace(id, 10_000))
+                .await
+                .expect("write");
+            s
+        }
+    };
     let steps: Vec<Box<dyn Adjuster>> = vec![
         Box::new(DeduplicateClientServerSpanIDs),
         Box::new(SortCollections),
@@ -36,7 +52,15 @@ async fn main() {
         Box::new(CorrectClockSkew::new(Duration::from_secs(1))),
         Box::new(SpanAttributeFixups),
     ];
-    for round in 0..5 {
+    let mut phases: Vec<(String, Vec<Duration>)> = Vec::new();
+    let mut record = |i: usize, name: &str, d: Duration| {
+        if phases.len() <= i {
+            phases.push((name.to_string(), Vec::new()));
+        }
+        phases[i].1.push(d);
+    };
+    let mut len = 0;
+    for _ in 0..rounds {
         let t = Instant::now();
         let mut tr: Trace = store
             .get_trace(GetTraceParams {
@@ -46,33 +70,35 @@ async fn main() {
             .await
             .expect("read")
             .expect("found");
-        let read = t.elapsed();
-        let mut per_step = Vec::new();
-        for s in &steps {
+        record(0, "storage read", t.elapsed());
+        let mut adjust = Duration::ZERO;
+        for (i, s) in steps.iter().enumerate() {
             let t = Instant::now();
             s.adjust(&mut tr);
-            per_step.push((s.name(), t.elapsed()));
+            let d = t.elapsed();
+            adjust += d;
+            record(i + 1, s.name(), d);
         }
+        record(steps.len() + 1, "adjusters (all)", adjust);
         let t = Instant::now();
         let mut body = Vec::new();
         ui::write_trace_json(&mut body, &tr.resource_spans).expect("encodable");
-        let write = t.elapsed();
-        let len = body.len();
+        record(steps.len() + 2, "UI JSON", t.elapsed());
+        len = body.len();
         let t = Instant::now();
         drop(body);
         drop(tr);
-        let free = t.elapsed();
-        let adjust: Duration = per_step.iter().map(|(_, d)| *d).sum();
+        record(steps.len() + 3, "free", t.elapsed());
+    }
+    println!("{rounds} rounds, 10,000 spans, {len} bytes of JSON");
+    println!("{:<68} {:>9} {:>9}", "phase", "min ms", "median ms");
+    for (name, mut ds) in phases {
+        ds.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         println!(
-            "round {round}: read {} | adjust {} | UI JSON {} ({} bytes) | free {}",
-            ms(read),
-            ms(adjust),
-            ms(write),
-            len,
-            ms(free)
+            "{name:<68} {:>9.2} {:>9.2}",
+            ms(ds[0]),
+            ms(ds[ds.len() / 2])
         );
-        for (name, d) in per_step {
-            println!("    {name:<32} {}", ms(d));
-        }
     }
 }

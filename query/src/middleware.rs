@@ -86,24 +86,11 @@ pub struct BearerToken(pub String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub String);
 
+use jaeger_storage::context::REQUEST_CONTEXT;
 /// Per-request values visible to everything the handler awaits (storage calls run in
-/// the handler's task).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestContext {
-    pub bearer_token: Option<String>,
-    pub tenant: Option<String>,
-}
-
-tokio::task_local! {
-    static REQUEST_CONTEXT: RequestContext;
-}
-
-impl RequestContext {
-    /// The context of the request being served, if any.
-    pub fn current() -> Option<RequestContext> {
-        REQUEST_CONTEXT.try_with(Clone::clone).ok()
-    }
-}
+/// the handler's task). Defined in jaeger-storage so that backends (the `grpc` one)
+/// can forward the tenant and bearer token.
+pub use jaeger_storage::context::RequestContext;
 
 /// Parses a `--query.additional-headers` value, `"Name: value"`.
 pub fn parse_response_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -199,7 +186,7 @@ fn with_response_headers(mut resp: Response, extra: &[(HeaderName, HeaderValue)]
 /// Jaeger's `bearertoken.PropagationHandler`: `Authorization: Bearer <t>` (or
 /// `X-Forwarded-Access-Token`); a value without a space is taken whole; another scheme
 /// (`Basic ...`) propagates an empty token, which we treat as none.
-fn bearer_token(headers: &http::HeaderMap) -> Option<String> {
+pub(crate) fn bearer_token(headers: &http::HeaderMap) -> Option<String> {
     let value = [header::AUTHORIZATION.as_str(), "x-forwarded-access-token"]
         .iter()
         .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))

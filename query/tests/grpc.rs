@@ -1176,3 +1176,184 @@ async fn tenancy_guards_both_query_services() {
     assert!(r.is_ok(), "health needs no tenant: {r:?}");
     server.stop().await;
 }
+
+/// A store that remembers the request context each storage call ran under.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<Option<jaeger_query::RequestContext>>>);
+
+impl Recorder {
+    fn record(&self) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(jaeger_query::RequestContext::current());
+    }
+
+    fn take(&self) -> Vec<Option<jaeger_query::RequestContext>> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl SpanReader for Recorder {
+    async fn get_trace(
+        &self,
+        _: GetTraceParams,
+    ) -> jaeger_storage::Result<Option<jaeger_model::Trace>> {
+        self.record();
+        Ok(None)
+    }
+    async fn find_traces(
+        &self,
+        _: &TraceQuery,
+    ) -> jaeger_storage::Result<Vec<jaeger_model::Trace>> {
+        self.record();
+        Ok(vec![])
+    }
+    async fn find_trace_ids(&self, _: &TraceQuery) -> jaeger_storage::Result<Vec<TraceId>> {
+        Ok(vec![])
+    }
+    async fn get_services(&self) -> jaeger_storage::Result<Vec<String>> {
+        self.record();
+        Ok(vec!["svc".into()])
+    }
+    async fn get_operations(&self, _: &OperationQuery) -> jaeger_storage::Result<Vec<Operation>> {
+        Ok(vec![])
+    }
+}
+
+#[async_trait]
+impl DependencyStore for Recorder {
+    async fn get_dependencies(
+        &self,
+        _: UnixNanos,
+        _: u64,
+    ) -> jaeger_storage::Result<Vec<DependencyLink>> {
+        Ok(vec![])
+    }
+    async fn write_dependencies(
+        &self,
+        _: UnixNanos,
+        _: UnixNanos,
+        _: Vec<DependencyLink>,
+    ) -> jaeger_storage::Result<()> {
+        Ok(())
+    }
+}
+
+/// As on HTTP, storage calls of a gRPC query run with the call's tenant and, with
+/// `bearer_token_propagation` on, its bearer token (`authorization: Bearer <t>` or
+/// Jaeger's `bearer.token` key), unary and streaming calls alike; with propagation off
+/// the token stays behind, and several `bearer.token` values are refused.
+#[tokio::test]
+async fn grpc_calls_carry_tenant_and_bearer_token_to_storage() {
+    use jaeger_query::RequestContext;
+    use tonic::metadata::MetadataValue;
+    let rec = Arc::new(Recorder::default());
+    let mut state = QueryState::new(rec.clone(), rec.clone());
+    state.http.tenancy = Some(jaeger_query::TenancyOptions::default());
+    state.http.bearer_token_propagation = true;
+    let server = Server::start(GrpcQueryState::from_query_state(&state)).await;
+    let req = |md: &[(&'static str, &'static str)]| {
+        let mut r = tonic::Request::new(());
+        for (k, v) in md {
+            r.metadata_mut()
+                .append(*k, MetadataValue::try_from(*v).unwrap());
+        }
+        r.into_parts().0
+    };
+    let ctx = |tenant: &str, token: Option<&str>| {
+        Some(RequestContext {
+            bearer_token: token.map(str::to_string),
+            tenant: Some(tenant.to_string()),
+        })
+    };
+
+    let md = req(&[("x-tenant", "acme"), ("authorization", "Bearer s3cret")]);
+    let r = server
+        .v2()
+        .await
+        .get_services(tonic::Request::from_parts(
+            md.clone(),
+            Default::default(),
+            v2::GetServicesRequest {},
+        ))
+        .await;
+    assert_eq!(r.unwrap().into_inner().services, ["svc"]);
+    // A streaming call reads storage inside the same context.
+    let e = server
+        .v3()
+        .await
+        .get_trace(tonic::Request::from_parts(
+            md,
+            Default::default(),
+            v3::GetTraceRequest {
+                trace_id: TRACE.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    assert_eq!(
+        rec.take(),
+        [ctx("acme", Some("s3cret")), ctx("acme", Some("s3cret"))]
+    );
+
+    // Jaeger's own metadata key holds the bare token.
+    let md = req(&[("x-tenant", "globex"), ("bearer.token", "t0ken")]);
+    server
+        .v3()
+        .await
+        .get_services(tonic::Request::from_parts(
+            md,
+            Default::default(),
+            v3::GetServicesRequest {},
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rec.take(), [ctx("globex", Some("t0ken"))]);
+
+    let md = req(&[
+        ("x-tenant", "acme"),
+        ("bearer.token", "a"),
+        ("bearer.token", "b"),
+    ]);
+    let e = server
+        .v2()
+        .await
+        .get_services(tonic::Request::from_parts(
+            md,
+            Default::default(),
+            v2::GetServicesRequest {},
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            Code::Unauthenticated,
+            "malformed token: multiple tokens found"
+        )
+    );
+    assert!(rec.take().is_empty(), "a refused call reads nothing");
+    server.stop().await;
+
+    // Propagation off: the tenant still flows, the token does not.
+    state.http.bearer_token_propagation = false;
+    let server = Server::start(GrpcQueryState::from_query_state(&state)).await;
+    let md = req(&[("x-tenant", "acme"), ("authorization", "Bearer s3cret")]);
+    server
+        .v2()
+        .await
+        .get_services(tonic::Request::from_parts(
+            md,
+            Default::default(),
+            v2::GetServicesRequest {},
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rec.take(), [ctx("acme", None)]);
+    server.stop().await;
+}

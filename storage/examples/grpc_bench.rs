@@ -18,7 +18,7 @@ use jaeger_model::otlp::{KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Va
 use jaeger_model::trace::kv;
 use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
 use jaeger_storage::grpc::{GrpcClientConfig, GrpcStore, RemoteStorageOptions};
-use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, Storage};
+use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, Storage, TraceQuery};
 
 const BATCH: usize = 1000;
 const SPANS_PER_TRACE: usize = 10;
@@ -137,6 +137,27 @@ async fn lookups(reader: Arc<dyn SpanReader>, traces: u64, n: u64) -> (Duration,
     (times[times.len() / 2], times[times.len() * 99 / 100])
 }
 
+/// FindTraces of one service, 20 traces, over the written window: p50 and p99.
+async fn searches(reader: Arc<dyn SpanReader>, t0: u64, n: u64) -> (Duration, Duration) {
+    let services = ["frontend", "cart", "checkout", "payment"];
+    let mut times = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let q = TraceQuery {
+            service_name: Some(services[(i % 4) as usize].to_string()),
+            start_time_min: t0,
+            start_time_max: t0 + 7_200_000_000_000,
+            num_traces: 20,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let found = reader.find_traces(&q).await.expect("find_traces");
+        times.push(t.elapsed());
+        assert_eq!(found.len(), 20, "a search finds 20 traces");
+    }
+    times.sort();
+    (times[times.len() / 2], times[times.len() * 99 / 100])
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -163,6 +184,8 @@ async fn main() {
     );
     let (p50, p99) = lookups(direct.reader.clone(), traces, 2000).await;
     println!("direct  trace by id: p50 {p50:?}, p99 {p99:?}");
+    let (p50, p99) = searches(direct.reader.clone(), t0, 200).await;
+    println!("direct  search (20 traces): p50 {p50:?}, p99 {p99:?}");
 
     // Through gRPC: a remote storage server over a second embedded store.
     let served = Storage::from_backend(
@@ -186,6 +209,8 @@ async fn main() {
         spans as f64 / wall,
         spans as f64 / cpu
     );
-    let (p50, p99) = lookups(client, traces, 2000).await;
+    let (p50, p99) = lookups(client.clone(), traces, 2000).await;
     println!("grpc    trace by id: p50 {p50:?}, p99 {p99:?}");
+    let (p50, p99) = searches(client, t0, 200).await;
+    println!("grpc    search (20 traces): p50 {p50:?}, p99 {p99:?}");
 }

@@ -11,6 +11,7 @@
 
 pub mod cassandra;
 pub mod conformance;
+pub mod context;
 pub mod elasticsearch;
 pub mod embedded;
 pub mod grpc;

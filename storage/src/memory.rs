@@ -26,7 +26,7 @@ use jaeger_model::otlp::trace::status::StatusCode;
 use jaeger_model::otlp::{
     InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value,
 };
-use jaeger_model::trace::{group_by_trace, service_name, value_to_string};
+use jaeger_model::trace::{group_by_trace_owned, service_name, value_to_string};
 use jaeger_model::{SpanId, Trace, TraceId};
 
 use crate::{
@@ -68,7 +68,34 @@ struct Slot {
 struct StoredTrace {
     resource_spans: Vec<ResourceSpans>,
     /// Where each span id is stored (resource, scope, span index), for idempotent writes.
-    positions: HashMap<SpanId, Vec<(usize, usize, usize)>>,
+    positions: HashMap<SpanId, Positions>,
+}
+
+/// A span's (resource, scope, span index) in a [`StoredTrace`].
+type Position = (usize, usize, usize);
+
+/// Where one span id is stored. Almost every id is stored once (no allocation); ids
+/// shared by a Zipkin client and server span, or reused, are stored more than once.
+#[derive(Clone)]
+enum Positions {
+    One(Position),
+    Many(Vec<Position>),
+}
+
+impl Positions {
+    fn as_slice(&self) -> &[Position] {
+        match self {
+            Positions::One(p) => std::slice::from_ref(p),
+            Positions::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, p: Position) {
+        match self {
+            Positions::One(first) => *self = Positions::Many(vec![*first, p]),
+            Positions::Many(v) => v.push(p),
+        }
+    }
 }
 
 struct DependencyWindow {
@@ -119,9 +146,10 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 impl State {
     fn write_spans(&self, batch: Vec<ResourceSpans>) {
-        let mut operations: HashSet<(String, Operation)> = HashSet::new();
+        let operations = new_operations(&batch, &read(&self.catalog));
         let mut groups = Vec::new();
-        for (trace_id, rs) in group_by_trace(&batch) {
+        // The batch is ours: its spans are moved into the store, not copied.
+        for (trace_id, rs) in group_by_trace_owned(batch) {
             if trace_id.is_zero() {
                 // A span without a valid trace id can never be read back; drop it.
                 tracing::warn!(
@@ -131,25 +159,16 @@ impl State {
                 continue;
             }
             let (mut min_start, mut max_start) = (u64::MAX, 0);
-            for r in &rs {
-                let service = r.resource.as_ref().map(service_name).unwrap_or("");
-                for span in r.scope_spans.iter().flat_map(|s| &s.spans) {
-                    min_start = min_start.min(span.start_time_unix_nano);
-                    max_start = max_start.max(span.start_time_unix_nano);
-                    if !service.is_empty() {
-                        operations.insert((
-                            service.to_string(),
-                            Operation {
-                                name: span.name.clone(),
-                                span_kind: kind_name(span.kind).to_string(),
-                            },
-                        ));
-                    }
-                }
+            for span in rs
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+            {
+                min_start = min_start.min(span.start_time_unix_nano);
+                max_start = max_start.max(span.start_time_unix_nano);
             }
             groups.push((trace_id, min_start, max_start, rs));
         }
-        drop(batch);
 
         {
             let mut traces = write(&self.traces);
@@ -240,10 +259,11 @@ impl StoredTrace {
                         self.group_for(&resource, &schema_url, &scope, &scope_schema)
                     });
                     let spans = &mut self.resource_spans[ri].scope_spans[si].spans;
+                    let position = (ri, si, spans.len());
                     self.positions
                         .entry(span_id)
-                        .or_default()
-                        .push((ri, si, spans.len()));
+                        .and_modify(|p| p.push(position))
+                        .or_insert(Positions::One(position));
                     spans.push(span);
                 }
             }
@@ -260,7 +280,7 @@ impl StoredTrace {
         let Some(positions) = self.positions.get(&span_id) else {
             return false;
         };
-        positions.iter().any(|&(ri, si, i)| {
+        positions.as_slice().iter().any(|&(ri, si, i)| {
             let rs = &self.resource_spans[ri];
             let ss = &rs.scope_spans[si];
             ss.spans[i] == *span && rs.resource == *resource && ss.scope == *scope
@@ -330,6 +350,38 @@ impl StoredTrace {
     fn to_trace(&self) -> Trace {
         Trace::new(self.resource_spans.clone())
     }
+}
+
+/// The (service, operation) pairs of the batch's readable spans (valid trace id, a
+/// service name) that `catalog` does not hold yet. Collected borrowed first, so a batch
+/// costs one allocation per distinct operation, not per span.
+fn new_operations(
+    batch: &[ResourceSpans],
+    catalog: &BTreeMap<String, BTreeSet<Operation>>,
+) -> Vec<(String, Operation)> {
+    let mut seen: HashSet<(&str, &str, &'static str)> = HashSet::new();
+    for rs in batch {
+        let service = rs.resource.as_ref().map(service_name).unwrap_or("");
+        if service.is_empty() {
+            continue;
+        }
+        for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
+            if TraceId::from_slice(&span.trace_id).is_ok_and(|t| !t.is_zero()) {
+                seen.insert((service, &span.name, kind_name(span.kind)));
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(service, name, kind)| {
+            let op = Operation {
+                name: name.to_string(),
+                span_kind: kind.to_string(),
+            };
+            (service, op)
+        })
+        .filter(|(service, op)| !catalog.get(*service).is_some_and(|ops| ops.contains(op)))
+        .map(|(service, op)| (service.to_string(), op))
+        .collect()
 }
 
 /// Keeps the spans whose start is in `[start, end)` (dropping emptied groups) and returns
@@ -760,6 +812,8 @@ mod tests {
         rs[0].scope_spans[0].spans[0].trace_id = vec![1, 2, 3];
         store.write_spans(rs).await.unwrap();
         assert_eq!(store.trace_count(), 0);
+        // Nor do they name a service or operation no trace can be found for.
+        assert!(store.get_services().await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -2,13 +2,17 @@
 //! written by every collector, and the probabilities the leader computed from it.
 //!
 //! Jaeger's `samplingstore.Store`: `InsertThroughput`, `InsertProbabilitiesAndQPS`,
-//! `GetThroughput(start, end)`, `GetLatestProbabilities`. Implemented here in memory
-//! ([`MemorySamplingStore`]) and on disk ([`EmbeddedSamplingStore`], a small fjall
-//! database of its own beside the span store's).
+//! `GetThroughput(start, end)`, `GetLatestProbabilities`, plus its distributed lock
+//! (`Acquire` / `Forfeit`) that elects the one collector computing probabilities.
+//! Implemented here in memory ([`MemorySamplingStore`]) and on disk
+//! ([`EmbeddedSamplingStore`], a small fjall database of its own beside the span
+//! store's), and on Jaeger's Cassandra tables in `cassandra::sampling`.
+//! [`conformance`] is the behaviour every implementation is tested against.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -51,6 +55,16 @@ pub trait SamplingStore: Send + Sync {
     ) -> Result<()>;
     /// The newest probabilities, empty when none were stored.
     async fn get_latest_probabilities(&self) -> Result<ServiceOperationValues>;
+    /// Takes the lease `name` for `owner` for `ttl`, or renews it when `owner` holds it
+    /// already; false when another owner holds it. The default is for stores only one
+    /// process opens: that process always holds every lease.
+    async fn acquire_lease(&self, _name: &str, _owner: &str, _ttl: Duration) -> Result<bool> {
+        Ok(true)
+    }
+    /// Gives the lease up if `owner` holds it; true when it did.
+    async fn forfeit_lease(&self, _name: &str, _owner: &str) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 /// How many calculations a store keeps; only the newest is ever read.
@@ -63,6 +77,8 @@ const KEPT_THROUGHPUT: usize = 1000;
 struct MemoryState {
     throughput: BTreeMap<u64, Vec<Throughput>>,
     probabilities: Vec<(String, ServiceOperationValues, ServiceOperationValues)>,
+    /// name → (owner, expiry).
+    leases: HashMap<String, (String, Instant)>,
 }
 
 /// The in-memory sampling store (one process; lost on restart, as Jaeger's).
@@ -132,6 +148,32 @@ impl SamplingStore for MemorySamplingStore {
             .last()
             .map(|(_, p, _)| p.clone())
             .unwrap_or_default())
+    }
+
+    // Real leases, so that stores shared by several participants in one process (tests)
+    // behave as Cassandra's.
+    async fn acquire_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        match s.leases.get(name) {
+            Some((held_by, until)) if *until > now && held_by != owner => Ok(false),
+            _ => {
+                s.leases
+                    .insert(name.to_string(), (owner.to_string(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn forfeit_lease(&self, name: &str, owner: &str) -> Result<bool> {
+        let mut s = self.lock();
+        match s.leases.get(name) {
+            Some((held_by, until)) if held_by == owner && *until > Instant::now() => {
+                s.leases.remove(name);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -249,9 +291,18 @@ impl SamplingStore for EmbeddedSamplingStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The behaviour every [`SamplingStore`] is tested against (called by the unit tests
+/// here and by the Cassandra tests against a real server). Panics on a mismatch.
+pub mod conformance {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::{SamplingStore, ServiceOperationValues, Throughput};
+
+    /// A realistic instant (2026-11-26T00:00:00Z) in nanoseconds: stores keep time at
+    /// the precision of their layout (Cassandra's TimeUUIDs: 100 ns).
+    pub const BASE: u64 = 1_795_651_200_000_000_000;
+    const SEC: u64 = 1_000_000_000;
 
     fn tp(service: &str, count: i64) -> Throughput {
         Throughput {
@@ -262,61 +313,172 @@ mod tests {
         }
     }
 
-    async fn conformance(store: &dyn SamplingStore) {
+    /// Throughput by time and the latest probabilities, on a store with nothing stored.
+    pub async fn throughput_and_probabilities(store: &dyn SamplingStore) {
         assert!(
             store
                 .get_latest_probabilities()
                 .await
                 .expect("get")
-                .is_empty()
+                .is_empty(),
+            "a new store has no probabilities"
         );
         store
-            .insert_throughput(10, vec![tp("a", 1)])
+            .insert_throughput(BASE + 10 * SEC, vec![tp("a", 1)])
             .await
             .expect("insert");
         store
-            .insert_throughput(20, vec![tp("b", 2)])
+            .insert_throughput(BASE + 20 * SEC, vec![tp("b", 2)])
             .await
             .expect("insert");
         store
-            .insert_throughput(20, vec![tp("c", 3)])
+            .insert_throughput(BASE + 20 * SEC, vec![tp("c", 3)])
             .await
             .expect("insert");
         store
-            .insert_throughput(30, vec![tp("d", 4)])
+            .insert_throughput(BASE + 30 * SEC, vec![tp("d", 4)])
             .await
             .expect("insert");
         // (start, end]: 10 is excluded, 30 included.
-        let got = store.get_throughput(10, 30).await.expect("get");
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0].timestamp, 20);
+        let got = store
+            .get_throughput(BASE + 10 * SEC, BASE + 30 * SEC)
+            .await
+            .expect("get");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].timestamp, BASE + 20 * SEC);
         assert_eq!(got[0].throughput, vec![tp("b", 2), tp("c", 3)]);
+        assert_eq!(got[1].timestamp, BASE + 30 * SEC);
         assert_eq!(got[1].throughput, vec![tp("d", 4)]);
-        assert!(store.get_throughput(30, 30).await.expect("get").is_empty());
+        // The bounds are exact to the microsecond.
+        let got = store
+            .get_throughput(BASE + 10 * SEC - 1_000, BASE + 30 * SEC - 1_000)
+            .await
+            .expect("get");
+        let stamps: Vec<u64> = got.iter().map(|b| b.timestamp).collect();
+        assert_eq!(stamps, vec![BASE + 10 * SEC, BASE + 20 * SEC]);
+        assert!(
+            store
+                .get_throughput(BASE + 30 * SEC, BASE + 30 * SEC)
+                .await
+                .expect("get")
+                .is_empty()
+        );
+        // Names with the separators of a text encoding survive.
+        let odd = Throughput {
+            service: "svc, \"quoted\"".into(),
+            operation: "GET /a,b\nc".into(),
+            count: 7,
+            probabilities: ["0.500000".to_string(), "1.000000".to_string()].into(),
+        };
+        store
+            .insert_throughput(BASE + 40 * SEC, vec![odd.clone(), tp("e", 0)])
+            .await
+            .expect("insert");
+        let got = store
+            .get_throughput(BASE + 30 * SEC, BASE + 40 * SEC)
+            .await
+            .expect("get");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].throughput, vec![odd, tp("e", 0)]);
 
         for p in [0.5, 0.25] {
             let probs: ServiceOperationValues =
                 [("a".to_string(), [("op".to_string(), p)].into())].into();
+            let qps: ServiceOperationValues =
+                [("a".to_string(), [("op".to_string(), 3.5)].into())].into();
             store
-                .insert_probabilities_and_qps("host", probs, HashMap::new())
+                .insert_probabilities_and_qps("host", probs, qps)
                 .await
                 .expect("insert");
         }
-        assert_eq!(
-            store.get_latest_probabilities().await.expect("get")["a"]["op"],
-            0.25
+        let latest = store.get_latest_probabilities().await.expect("get");
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest["a"], HashMap::from([("op".to_string(), 0.25)]));
+        let probs: ServiceOperationValues = [
+            (
+                "a".to_string(),
+                [("op".to_string(), 1e-5), ("op, 2".to_string(), 1.0)].into(),
+            ),
+            ("b".to_string(), [("x".to_string(), 0.123456789)].into()),
+        ]
+        .into();
+        store
+            .insert_probabilities_and_qps("host", probs.clone(), HashMap::new())
+            .await
+            .expect("insert");
+        assert_eq!(store.get_latest_probabilities().await.expect("get"), probs);
+    }
+
+    /// The leader lease: one owner at a time, renewable by its owner, free after the
+    /// TTL or when forfeited.
+    pub async fn leases(store: &dyn SamplingStore) {
+        let ttl = Duration::from_secs(2);
+        let lease = "sampling_store_leader";
+        assert!(
+            store
+                .acquire_lease(lease, "one", ttl)
+                .await
+                .expect("acquire")
+        );
+        assert!(
+            !store
+                .acquire_lease(lease, "two", ttl)
+                .await
+                .expect("acquire")
+        );
+        // The owner renews.
+        assert!(store.acquire_lease(lease, "one", ttl).await.expect("renew"));
+        // Another lease name is independent.
+        assert!(
+            store
+                .acquire_lease("other", "two", ttl)
+                .await
+                .expect("acquire")
+        );
+        // Only the owner can forfeit.
+        assert!(!store.forfeit_lease(lease, "two").await.expect("forfeit"));
+        assert!(store.forfeit_lease(lease, "one").await.expect("forfeit"));
+        assert!(
+            store
+                .acquire_lease(lease, "two", ttl)
+                .await
+                .expect("acquire")
+        );
+        // Not renewed: it expires and another owner takes it.
+        tokio::time::sleep(ttl + Duration::from_millis(500)).await;
+        assert!(
+            store
+                .acquire_lease(lease, "one", ttl)
+                .await
+                .expect("acquire")
+        );
+        assert!(
+            !store
+                .acquire_lease(lease, "two", ttl)
+                .await
+                .expect("acquire")
         );
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[tokio::test]
     async fn memory_store_keeps_throughput_by_time_and_the_latest_probabilities() {
-        conformance(MemorySamplingStore::new().as_ref()).await;
+        conformance::throughput_and_probabilities(MemorySamplingStore::new().as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_store_leases_have_one_owner_at_a_time() {
+        conformance::leases(MemorySamplingStore::new().as_ref()).await;
     }
 
     #[tokio::test]
     async fn embedded_store_keeps_throughput_by_time_and_the_latest_probabilities() {
         let dir = tempfile::tempdir().expect("tempdir");
-        conformance(
+        conformance::throughput_and_probabilities(
             EmbeddedSamplingStore::open(dir.path())
                 .expect("open")
                 .as_ref(),
@@ -325,9 +487,12 @@ mod tests {
         // And it survives a reopen.
         let store = EmbeddedSamplingStore::open(dir.path()).expect("reopen");
         assert_eq!(
-            store.get_latest_probabilities().await.expect("get")["a"]["op"],
-            0.25
+            store.get_latest_probabilities().await.expect("get")["b"]["x"],
+            0.123456789
         );
-        assert_eq!(store.get_throughput(0, 100).await.expect("get").len(), 3);
+        assert_eq!(
+            store.get_throughput(0, u64::MAX).await.expect("get").len(),
+            4
+        );
     }
 }

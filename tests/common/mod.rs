@@ -131,7 +131,10 @@ impl JaegerBuilder {
                 .as_nanos()
         ));
         let log_file = std::fs::File::create(&log).expect("create log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jaeger"));
+        // JAEGER_BIN runs another build (a release binary for benchmarks) instead.
+        let bin =
+            std::env::var_os("JAEGER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_jaeger").into());
+        let mut cmd = Command::new(bin);
         cmd.arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--collector.otlp.grpc.host-port")
@@ -357,4 +360,43 @@ pub fn shop_trace_round_trip(j: &Jaeger) -> &'static str {
         serde_json::json!(["shop"])
     );
     trace
+}
+
+/// The Kafka test broker's `host:port` from `JAEGER_TEST_KAFKA` (scripts/test starts it with
+/// tests/servers/kafka/start.sh), or `None` to skip when a test is run ad hoc without one;
+/// under `JAEGER_TEST_REQUIRE_SERVERS=1` a missing broker fails the test.
+pub fn kafka_test_broker() -> Option<String> {
+    match std::env::var("JAEGER_TEST_KAFKA") {
+        Ok(a) if !a.is_empty() => Some(a),
+        _ => {
+            if std::env::var("JAEGER_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
+                panic!(
+                    "JAEGER_TEST_KAFKA is not set but JAEGER_TEST_REQUIRE_SERVERS=1: start \
+                     Kafka with tests/servers/kafka/start.sh (scripts/test does)"
+                );
+            }
+            eprintln!("skipped: JAEGER_TEST_KAFKA is not set (see tests/servers/kafka)");
+            None
+        }
+    }
+}
+
+/// Creates `topic` with `partitions` partitions on the test broker with Kafka's own admin
+/// CLI (tests/servers/kafka/topics.sh runs TopicCommand from the jars start.sh resolved),
+/// so a test gets a fresh topic of its own; an existing topic of that name is left as is.
+pub fn kafka_create_topic(broker: &str, topic: &str, partitions: u32) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/kafka/topics.sh");
+    let out = Command::new(&script)
+        .args(["--bootstrap-server", broker, "--create", "--if-not-exists"])
+        .args(["--topic", topic, "--replication-factor", "1"])
+        .args(["--partitions", &partitions.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "creating Kafka topic {topic} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -31,6 +31,15 @@ const TRACE_DEPS: &str = "0dde9000000000000000000000000001";
 /// 10,000 spans: the large-trace benchmark (at base path `/` only).
 const TRACE_LARGE: &str = "1a2e000000000000000000000000000a";
 const LARGE_SPANS: usize = 10_000;
+
+/// The large trace's size: LARGE_SPANS, or `UI_LARGE_SPANS` for a benchmark run (e.g.
+/// 100000; docs/benchmarks.md).
+fn large_spans() -> usize {
+    std::env::var("UI_LARGE_SPANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(LARGE_SPANS)
+}
 const SERVICE: &str = "proxy-frontend";
 const SPANS: [&str; 4] = [
     "GET /checkout",
@@ -42,6 +51,8 @@ const SPANS: [&str; 4] = [
 /// its parent; the adjuster moves it (and its same-host child) by +530ms.
 const SKEWED_SPAN: &str = "00000000000000a1";
 const SKEW: &str = "530ms";
+/// The root instance's UI config menu link.
+const MENU_URL: &str = "https://runbook.example/jaeger";
 
 struct Fixture {
     // Dropped in this order: the proxy first, then the backends.
@@ -122,8 +133,9 @@ fn otlp_traces() -> Value {
     ]})
 }
 
-/// TRACE_LARGE: a 4-ary tree of 10,000 spans over 5 services.
-fn otlp_large_trace() -> Value {
+/// TRACE_LARGE: a 4-ary tree of `n` spans over 5 services, as OTLP requests of at most
+/// 10,000 spans each.
+fn otlp_large_trace(n: usize) -> Vec<Value> {
     let start = now_nanos() - 5_000_000_000;
     let us = 1_000u64;
     let services = [
@@ -133,16 +145,13 @@ fn otlp_large_trace() -> Value {
         "large-stock",
         "large-db",
     ];
+    let mut requests = Vec::new();
     let mut by_service: Vec<Vec<Value>> = vec![Vec::new(); services.len()];
-    let end = start + LARGE_SPANS as u64 * 50 * us;
-    for i in 0..LARGE_SPANS {
+    let end = start + n as u64 * 50 * us;
+    for i in 0..n {
         let s = start + i as u64 * 50 * us;
         // A span with children lasts until the trace ends; a leaf 1 ms.
-        let dur = if 4 * i + 1 < LARGE_SPANS {
-            end - s
-        } else {
-            1_000 * us
-        };
+        let dur = if 4 * i + 1 < n { end - s } else { 1_000 * us };
         let parent = if i == 0 {
             String::new()
         } else {
@@ -153,13 +162,17 @@ fn otlp_large_trace() -> Value {
             "name": format!("op-{}", i % 37), "kind": 2,
             "startTimeUnixNano": s.to_string(), "endTimeUnixNano": (s + dur).to_string(),
             "attributes": [{"key": "i", "value": {"intValue": i.to_string()}}]}));
+        if (i + 1) % 10_000 == 0 || i + 1 == n {
+            let rs: Vec<Value> = services
+                .iter()
+                .zip(by_service.iter_mut())
+                .filter(|(_, spans)| !spans.is_empty())
+                .map(|(svc, spans)| resource(svc, svc, std::mem::take(spans)))
+                .collect();
+            requests.push(json!({ "resourceSpans": rs }));
+        }
     }
-    let rs: Vec<Value> = services
-        .iter()
-        .zip(by_service)
-        .map(|(svc, spans)| resource(svc, svc, spans))
-        .collect();
-    json!({ "resourceSpans": rs })
+    requests
 }
 
 fn post_otlp(j: &Jaeger, body: &Value) -> Result<(), String> {
@@ -212,7 +225,7 @@ fn wait_ready(j: &Jaeger, base: &str, large: bool) -> Result<(), String> {
     if large {
         wait_for(
             &j.query_url(&format!("{base}/api/traces/{TRACE_LARGE}")),
-            |v| v["data"][0]["spans"].as_array().map(Vec::len) == Some(LARGE_SPANS),
+            |v| v["data"][0]["spans"].as_array().map(Vec::len) == Some(large_spans()),
         )?;
     }
     let deps = format!("{base}/api/dependencies?lookback=604800000");
@@ -227,18 +240,30 @@ impl Fixture {
         let ui_config = dir.path().join("ui-config.json");
         std::fs::write(
             &ui_config,
-            json!({"menu": [{"label": "Runbook", "url": "https://runbook.example/jaeger"}],
-                   "search": {"defaultLookback": "2h"}})
+            json!({"menu": [{"label": "Runbook", "url": MENU_URL}],
+                   "dependencies": {"menuEnabled": false},
+                   "search": {"defaultLookback": "2h",
+                              "maxLookback": {"label": "12 hours", "value": "12h"}}})
             .to_string(),
         )
         .map_err(|e| e.to_string())?;
-        let jaeger = start_jaeger(dir.path(), "proxied", &["--query.base-path=/jaeger".into()])?;
+        // Archive storage behind the proxy: the UI's Archive button posts under /jaeger.
+        let jaeger = start_jaeger(
+            dir.path(),
+            "proxied",
+            &[
+                "--query.base-path=/jaeger".into(),
+                "--query.archive=memory".into(),
+            ],
+        )?;
         let root = start_jaeger(
             dir.path(),
             "root",
             &[format!("--query.ui-config={}", ui_config.display())],
         )?;
-        post_otlp(&root, &otlp_large_trace())?;
+        for request in otlp_large_trace(large_spans()) {
+            post_otlp(&root, &request)?;
+        }
         wait_ready(&jaeger, "/jaeger", false)?;
         wait_ready(&root, "", true)?;
         let nginx = Nginx::start("/jaeger/", jaeger.ports.query)?;
@@ -406,14 +431,21 @@ fn run_browser(f: &Fixture, url: &str, label: &str, large: bool) -> Result<Strin
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if large {
+        // The root instance: its UI config file, no archive storage.
         cmd.env("TRACE_LARGE", TRACE_LARGE)
-            .env("LARGE_SPANS", LARGE_SPANS.to_string())
+            .env("LARGE_SPANS", large_spans().to_string())
             .env("UI_CONFIG_MENU", "Runbook")
-            .env("UI_CONFIG_LOOKBACK", "2h");
+            .env("UI_CONFIG_MENU_URL", MENU_URL)
+            .env("UI_CONFIG_LOOKBACK", "2h")
+            .env("UI_CONFIG_MAX_LOOKBACK", "12h")
+            .env("DEPS_DISABLED", "1");
+    } else {
+        cmd.env("ARCHIVE", "1");
     }
     let mut child = cmd.spawn()?;
     // The script has its own timeouts; this only guards against a hung browser.
-    let deadline = Instant::now() + Duration::from_secs(180);
+    // (longer for a 100,000-span UI_LARGE_SPANS run).
+    let deadline = Instant::now() + Duration::from_secs(180 + 3 * (large_spans() / 1000) as u64);
     while child.try_wait()?.is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -438,14 +470,16 @@ fn run_browser(f: &Fixture, url: &str, label: &str, large: bool) -> Result<Strin
 }
 
 /// The whole UI at `/jaeger/` behind nginx: search, trace view, clock-skew toggle,
-/// download and open JSON, compare, dependency graph, lookup, theme, embed mode.
+/// download and open JSON, compare, dependency graph, lookup, statistics and flame
+/// graph views, archiving (this instance has archive storage), theme, embed mode.
 fn browser_ui_behind_proxy_at_jaeger() -> Result<(), Failed> {
     let f = fixture()?;
     run_browser(&f, &f.nginx.url("/jaeger/"), "jaeger", false).map(drop)
 }
 
-/// The same at base path `/`, plus the UI config file (menu link, default lookback)
-/// and the 10,000-span trace: time to first render, virtualised scrolling.
+/// The same at base path `/`, plus the UI config file (menu link, default and maximum
+/// lookback, dependencies page off), no Archive button (no archive storage), and the
+/// 10,000-span trace: time to first render, virtualised scrolling, the other views.
 fn browser_ui_at_root_and_large_trace() -> Result<(), Failed> {
     let f = fixture()?;
     run_browser(&f, &f.root.query_url("/"), "root", true).map(drop)

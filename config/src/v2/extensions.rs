@@ -238,6 +238,9 @@ grpc_server_struct! {
     pub struct RemoteStorageExtension {
         /// Required: a name in `jaeger_storage.backends`.
         pub storage: String,
+        /// Tenancy by metadata (`cmd/remote-storage`'s `multi_tenancy`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub multi_tenancy: Option<MultiTenancy>,
     }
 }
 

@@ -310,12 +310,9 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
             }
             Some(BackendKind::Grpc) => {
                 let g = backend.grpc.as_ref().expect("kind() said grpc");
-                // Our client speaks plain-text gRPC only (loopback or a private network).
-                if !g.tls.insecure || g.writer.as_ref().is_some_and(|w| !w.tls.insecure) {
-                    return Err(ConfigError::invalid(
-                        format!("{path}.grpc.tls.insecure"),
-                        "TLS to remote storage is not supported yet: set `tls: {insecure: true}`",
-                    ));
+                grpc_client_tls(&format!("{path}.grpc.tls"), &g.tls, &mut warnings)?;
+                if let Some(w) = &g.writer {
+                    grpc_client_tls(&format!("{path}.grpc.writer.tls"), &w.tls, &mut warnings)?;
                 }
                 config.storage.kind = StorageKind::Grpc;
                 config.storage.grpc = Some(g.clone());
@@ -353,19 +350,38 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
             "extensions.remote_storage.endpoint".into(),
             ep,
         )?);
+        config.remote_storage.tls = tls_files(
+            "extensions.remote_storage.tls",
+            r.tls.as_ref(),
+            &mut warnings,
+        )?;
+        if let Some(t) = &r.multi_tenancy {
+            let m = &mut config.remote_storage.multi_tenancy;
+            m.enabled = t.enabled;
+            m.header = t.header.clone();
+            m.tenants = t.tenants.clone();
+        }
     }
 
     receivers(v2, &mut config, &mut warnings)?;
-    // Spans must not silently go somewhere the file did not say.
-    if let Some((id, _)) = v2
+    if let Some((id, k)) = v2
         .trace_exporters()
         .into_iter()
-        .find(|(_, e)| matches!(e, Exporter::Kafka(_)))
+        .find_map(|(id, e)| match e {
+            Exporter::Kafka(k) => Some((id, k)),
+            _ => None,
+        })
     {
-        return Err(ConfigError::invalid(
-            format!("exporters.{id}"),
-            "the Kafka exporter is not supported yet",
-        ));
+        // Spans must not silently go somewhere the file did not say: one destination.
+        if let Some((other, _)) = exporters.first() {
+            return Err(ConfigError::invalid(
+                "service.pipelines",
+                format!(
+                    "traces pipelines export to both exporters.{id} and exporters.{other}; this build writes accepted spans to one of them"
+                ),
+            ));
+        }
+        config.kafka.exporter = Some(kafka_exporter(id, k)?);
     }
 
     // Query service: runs only when listed in `service.extensions`.
@@ -522,9 +538,9 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                 config.sampling.default_sampling_probability = f.default_sampling_probability;
             }
             if let Some(a) = &r.adaptive {
-                // One process: the store kept beside the span store (validation already
-                // checked that `sampling_store` names a backend). No leader lease is
-                // needed, so the lease intervals are accepted and unused.
+                // The store of the span backend (validation already checked that
+                // `sampling_store` names a backend); collectors sharing it (Cassandra)
+                // elect the calculating leader with the lease intervals.
                 config.sampling.adaptive = Some(crate::AdaptiveSamplingConfig {
                     target_samples_per_second: a.target_samples_per_second,
                     delta_tolerance: a.delta_tolerance,
@@ -535,6 +551,8 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                     initial_sampling_probability: a.initial_sampling_probability,
                     min_sampling_probability: a.min_sampling_probability,
                     min_samples_per_second: a.min_samples_per_second,
+                    leader_lease_refresh_interval: a.leader_lease_refresh_interval.0,
+                    follower_lease_refresh_interval: a.follower_lease_refresh_interval.0,
                 });
             }
         }
@@ -679,11 +697,167 @@ fn receivers(
                 config.zipkin.tls =
                     tls_files(&format!("receivers.{id}.tls"), z.tls.as_ref(), warnings)?;
             }
-            Receiver::Kafka(_) => warnings.push(format!(
-                "receivers.{id}: the Kafka receiver is not supported yet; it reads nothing"
-            )),
+            Receiver::Kafka(k) => config.kafka.receiver = Some(kafka_receiver(id, k)?),
             Receiver::Nop(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Broker lists as written: a list, or comma-separated strings.
+fn broker_list(l: &super::common::StringList) -> Vec<String> {
+    l.0.iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// TLS and SASL to Kafka are not built in (librdkafka without OpenSSL/SASL): refuse
+/// rather than connect in plain text to a broker that expects them.
+fn kafka_security(
+    path: &str,
+    tls: Option<&super::common::TlsClientConfig>,
+    auth: Option<&super::components::KafkaAuth>,
+) -> Result<(), ConfigError> {
+    if tls.is_some_and(|t| !t.insecure) {
+        return Err(ConfigError::invalid(
+            format!("{path}.tls"),
+            "TLS to Kafka is not supported by this build; use `tls: {insecure: true}` or leave it out",
+        ));
+    }
+    if let Some(a) = auth
+        && (a.plain_text.is_some()
+            || a.sasl.is_some()
+            || a.kerberos.is_some()
+            || a.tls.as_ref().is_some_and(|t| !t.insecure))
+    {
+        return Err(ConfigError::invalid(
+            format!("{path}.auth"),
+            "SASL, Kerberos and TLS authentication to Kafka are not supported by this build",
+        ));
+    }
+    Ok(())
+}
+
+/// `exporters.kafka` as the collector's producer settings.
+fn kafka_exporter(
+    id: &str,
+    k: &super::components::KafkaExporter,
+) -> Result<crate::KafkaExporterConfig, ConfigError> {
+    let base = format!("exporters.{id}");
+    kafka_security(&base, k.tls.as_ref(), k.auth.as_ref())?;
+    let encoding = k.trace_encoding().to_string();
+    if encoding.starts_with("zipkin_") {
+        return Err(ConfigError::invalid(
+            format!("{base}.traces.encoding"),
+            format!(
+                "{encoding} is read by the Kafka receiver but not written by this exporter; use otlp_proto, otlp_json, jaeger_proto or jaeger_json"
+            ),
+        ));
+    }
+    let p = &k.producer;
+    if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&p.compression.as_str()) {
+        return Err(ConfigError::invalid(
+            format!("{base}.producer.compression"),
+            format!(
+                "unknown compression {:?}: expected none, gzip, snappy, lz4 or zstd",
+                p.compression
+            ),
+        ));
+    }
+    if ![-1, 0, 1].contains(&p.required_acks) {
+        return Err(ConfigError::invalid(
+            format!("{base}.producer.required_acks"),
+            format!(
+                "{} is not one of 0 (none), 1 (leader), -1 (all)",
+                p.required_acks
+            ),
+        ));
+    }
+    let d = crate::KafkaExporterConfig::default();
+    Ok(crate::KafkaExporterConfig {
+        brokers: broker_list(&k.brokers),
+        topic: k.trace_topic().to_string(),
+        encoding,
+        client_id: k.client_id.clone(),
+        required_acks: p.required_acks,
+        compression: p.compression.clone(),
+        compression_level: p
+            .compression_params
+            .as_ref()
+            .map(|c| c.level)
+            .filter(|l| *l != 0),
+        linger: p.linger.as_ref().map(|l| l.0).unwrap_or(d.linger),
+        max_message_bytes: usize::try_from(p.max_message_bytes).unwrap_or(usize::MAX),
+        timeout: k.timeout.0,
+        queue_max_messages: d.queue_max_messages,
+    })
+}
+
+/// `receivers.kafka` as the ingester's consumer settings.
+fn kafka_receiver(
+    id: &str,
+    k: &super::components::KafkaReceiver,
+) -> Result<crate::KafkaReceiverConfig, ConfigError> {
+    let base = format!("receivers.{id}");
+    kafka_security(&base, k.tls.as_ref(), k.auth.as_ref())?;
+    if !["earliest", "latest"].contains(&k.initial_offset.as_str()) {
+        return Err(ConfigError::invalid(
+            format!("{base}.initial_offset"),
+            format!("{:?} is not earliest or latest", k.initial_offset),
+        ));
+    }
+    let d = crate::KafkaReceiverConfig::default();
+    Ok(crate::KafkaReceiverConfig {
+        brokers: broker_list(&k.brokers),
+        topics: k.trace_topics(),
+        encoding: k.trace_encoding().to_string(),
+        group_id: k.group_id.clone(),
+        client_id: k.client_id.clone(),
+        initial_offset: k.initial_offset.clone(),
+        parallelism: d.parallelism,
+        max_message_bytes: k
+            .max_fetch_size
+            .filter(|n| *n > 0)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(d.max_message_bytes),
+        commit_interval: k.autocommit.interval.0,
+    })
+}
+
+/// A `grpc` storage backend's client `tls` block: what the client cannot do is refused
+/// here, by path; the files are read when the backend is built.
+fn grpc_client_tls(
+    path: &str,
+    t: &super::common::TlsClientConfig,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    if t.insecure {
+        return Ok(());
+    }
+    if t.cert_file.is_some() != t.key_file.is_some() && t.cert_pem.is_none() && t.key_pem.is_none()
+    {
+        return Err(ConfigError::invalid(
+            path,
+            "cert_file and key_file are both required for a client certificate",
+        ));
+    }
+    let ignored: Vec<&str> = [
+        ("min_version", t.min_version.is_some()),
+        ("max_version", t.max_version.is_some()),
+        ("cipher_suites", !t.cipher_suites.is_empty()),
+        ("curve_preferences", !t.curve_preferences.is_empty()),
+        ("reload_interval", t.reload_interval.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    if !ignored.is_empty() {
+        warnings.push(format!(
+            "{path}: {} not acted on yet (rustls' default versions and suites)",
+            ignored.join(", ")
+        ));
     }
     Ok(())
 }

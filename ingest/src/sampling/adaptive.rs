@@ -11,10 +11,16 @@
 //!   `qps == 0` doubles, within `delta_tolerance` or "not using adaptive sampling"
 //!   keeps the old value, clamped to `[min_sampling_probability, 1]`.
 //! - [`start`] runs both on timers and hands every result to the [`StrategyProvider`].
-//!   One process owns the memory/embedded store, so it is always the leader; unlike
-//!   Jaeger (issue jaegertracing/jaeger#6550), the leader serves what it just computed.
+//!   Only the holder of the store's `sampling_store_leader` lease calculates (Jaeger's
+//!   election: renewed every `leader_lease_refresh_interval`, tried by followers every
+//!   `follower_lease_refresh_interval`, which is also its TTL); followers serve the
+//!   latest stored probabilities. A memory/embedded store belongs to one process, which
+//!   always leads; on Cassandra collectors share the lease. Unlike Jaeger (issue
+//!   jaegertracing/jaeger#6550), the leader serves what it just computed.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -44,6 +50,10 @@ pub struct AdaptiveOptions {
     pub min_samples_per_second: f64,
     /// Recorded with each calculation (`InsertProbabilitiesAndQPS`).
     pub hostname: String,
+    /// How often the leader renews its lease.
+    pub leader_lease_refresh_interval: Duration,
+    /// How often a follower tries to take the lease; also the lease's TTL.
+    pub follower_lease_refresh_interval: Duration,
 }
 
 impl Default for AdaptiveOptions {
@@ -59,9 +69,14 @@ impl Default for AdaptiveOptions {
             min_sampling_probability: 1e-5,
             min_samples_per_second: 1.0 / 60.0,
             hostname: "localhost".into(),
+            leader_lease_refresh_interval: Duration::from_secs(5),
+            follower_lease_refresh_interval: Duration::from_secs(60),
         }
     }
 }
+
+/// The lease that elects the collector computing probabilities (Jaeger's name).
+pub const LEADER_LEASE: &str = "sampling_store_leader";
 
 /// Increases are capped at this fraction of the old probability per calculation.
 const PERCENTAGE_INCREASE_CAP: f64 = 1.0;
@@ -227,6 +242,11 @@ impl Calculator {
 
     pub fn probabilities(&self) -> &ServiceOperationValues {
         &self.probabilities
+    }
+
+    /// Takes over probabilities another leader computed (a follower's refresh).
+    pub fn set_probabilities(&mut self, probabilities: ServiceOperationValues) {
+        self.probabilities = probabilities;
     }
 
     /// Adds the throughput of one interval (rows of every collector; counts are summed
@@ -398,6 +418,8 @@ pub async fn start(
     let delay = opts.calculation_delay.as_nanos() as u64;
     let mut last_checked = now_nanos().saturating_sub(delay);
     let interval = opts.calculation_interval.max(Duration::from_millis(10));
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let leader = elect(&opts, store.clone(), done_rx).await;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -424,8 +446,21 @@ pub async fn start(
                     continue;
                 }
             };
+            // Followers keep the buckets too, ready to calculate when they lead.
             calculator.add_bucket(Duration::from_nanos(end - last_checked), rows);
             last_checked = end;
+            if !leader.load(Ordering::Relaxed) {
+                match store.get_latest_probabilities().await {
+                    Ok(latest) => {
+                        provider.replace(strategies(&opts, &latest));
+                        calculator.set_probabilities(latest);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "adaptive sampling: cannot read the latest probabilities");
+                    }
+                }
+                continue;
+            }
             let (probabilities, qps) = calculator.calculate();
             provider.replace(strategies(&opts, &probabilities));
             if let Err(e) = store
@@ -435,5 +470,75 @@ pub async fn start(
                 tracing::warn!(error = %e, "adaptive sampling: cannot store probabilities");
             }
         }
+        let _ = done_tx.send(true);
     });
+}
+
+/// Jaeger's election participant: tries the lease once now, then keeps trying (or
+/// renewing) in the background until `done`; gives it up at the end. A failed attempt
+/// keeps the current role. Returns whether this process leads.
+async fn elect(
+    opts: &AdaptiveOptions,
+    store: Arc<dyn SamplingStore>,
+    mut done: tokio::sync::watch::Receiver<bool>,
+) -> Arc<AtomicBool> {
+    // Unique per process, so two collectors on one host do not share the lease.
+    let owner = format!(
+        "{}-{:08x}",
+        opts.hostname,
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish() as u32
+    );
+    let ttl = opts.follower_lease_refresh_interval;
+    let (leader_every, follower_every) = (
+        opts.leader_lease_refresh_interval
+            .max(Duration::from_millis(10)),
+        opts.follower_lease_refresh_interval
+            .max(Duration::from_millis(10)),
+    );
+    let leader = Arc::new(AtomicBool::new(false));
+    let attempt = {
+        let (store, owner, leader) = (store.clone(), owner.clone(), leader.clone());
+        move || {
+            let (store, owner, leader) = (store.clone(), owner.clone(), leader.clone());
+            async move {
+                match store.acquire_lease(LEADER_LEASE, &owner, ttl).await {
+                    Ok(l) => {
+                        if l != leader.swap(l, Ordering::Relaxed) {
+                            tracing::info!(
+                                owner,
+                                leader = l,
+                                "adaptive sampling: leadership changed"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "adaptive sampling: cannot acquire the leader lease");
+                    }
+                }
+            }
+        }
+    };
+    attempt().await;
+    let l = leader.clone();
+    tokio::spawn(async move {
+        loop {
+            let every = if l.load(Ordering::Relaxed) {
+                leader_every
+            } else {
+                follower_every
+            };
+            tokio::select! {
+                _ = done.changed() => break,
+                _ = tokio::time::sleep(every) => attempt().await,
+            }
+        }
+        if l.load(Ordering::Relaxed)
+            && let Err(e) = store.forfeit_lease(LEADER_LEASE, &owner).await
+        {
+            tracing::warn!(error = %e, "adaptive sampling: cannot give up the leader lease");
+        }
+    });
+    leader
 }

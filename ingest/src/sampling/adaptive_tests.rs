@@ -286,3 +286,153 @@ async fn served_strategy_changes_after_traffic() {
     let _ = stop_tx.send(());
     queue.shutdown().await;
 }
+
+/// A shared store that counts the calculations written to it.
+struct Counting {
+    inner: Arc<MemorySamplingStore>,
+    written: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl SamplingStore for Counting {
+    async fn insert_throughput(
+        &self,
+        timestamp: u64,
+        throughput: Vec<Throughput>,
+    ) -> jaeger_storage::Result<()> {
+        self.inner.insert_throughput(timestamp, throughput).await
+    }
+    async fn get_throughput(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> jaeger_storage::Result<Vec<jaeger_storage::sampling::ThroughputBucket>> {
+        self.inner.get_throughput(start, end).await
+    }
+    async fn insert_probabilities_and_qps(
+        &self,
+        hostname: &str,
+        probabilities: jaeger_storage::sampling::ServiceOperationValues,
+        qps: jaeger_storage::sampling::ServiceOperationValues,
+    ) -> jaeger_storage::Result<()> {
+        self.written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .insert_probabilities_and_qps(hostname, probabilities, qps)
+            .await
+    }
+    async fn get_latest_probabilities(
+        &self,
+    ) -> jaeger_storage::Result<jaeger_storage::sampling::ServiceOperationValues> {
+        self.inner.get_latest_probabilities().await
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> jaeger_storage::Result<bool> {
+        self.inner.acquire_lease(name, owner, ttl).await
+    }
+    async fn forfeit_lease(&self, name: &str, owner: &str) -> jaeger_storage::Result<bool> {
+        self.inner.forfeit_lease(name, owner).await
+    }
+}
+
+#[tokio::test]
+async fn a_follower_serves_the_leaders_probabilities_and_leads_once_the_lease_is_free() {
+    let inner = MemorySamplingStore::new();
+    let store = Arc::new(Counting {
+        inner: inner.clone(),
+        written: Default::default(),
+    });
+    // Another collector leads.
+    assert!(
+        inner
+            .acquire_lease(LEADER_LEASE, "other", Duration::from_secs(60))
+            .await
+            .expect("lease")
+    );
+    let opts = AdaptiveOptions {
+        calculation_interval: Duration::from_millis(100),
+        calculation_delay: Duration::ZERO,
+        leader_lease_refresh_interval: Duration::from_millis(50),
+        follower_lease_refresh_interval: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let provider = StrategyProvider::fixed(Strategies::defaults(0.001));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    start(
+        opts,
+        store.clone() as Arc<dyn SamplingStore>,
+        Aggregator::new(),
+        provider.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    )
+    .await;
+    let theirs: jaeger_storage::sampling::ServiceOperationValues = HashMap::from([(
+        "checkout".to_string(),
+        HashMap::from([("pay".to_string(), 0.25)]),
+    )]);
+    inner
+        .insert_probabilities_and_qps("other", theirs.clone(), HashMap::new())
+        .await
+        .expect("insert");
+    let mut now_served = String::new();
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now_served = served(&provider, "checkout").await;
+        if now_served.contains(r#""samplingRate":0.25"#) {
+            break;
+        }
+    }
+    assert!(
+        now_served.contains(r#""samplingRate":0.25"#),
+        "{now_served}"
+    );
+    assert_eq!(
+        store.written.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "a follower does not calculate"
+    );
+    // The leader leaves: this process takes the lease and calculates.
+    assert!(
+        inner
+            .forfeit_lease(LEADER_LEASE, "other")
+            .await
+            .expect("forfeit")
+    );
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if store.written.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            break;
+        }
+    }
+    assert!(store.written.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        !inner
+            .acquire_lease(LEADER_LEASE, "other", Duration::from_secs(60))
+            .await
+            .expect("lease"),
+        "this process holds the lease now"
+    );
+    // It carried on from the leader's probabilities.
+    assert_eq!(store.get_latest_probabilities().await.expect("get"), theirs);
+    let _ = stop_tx.send(());
+    // Stopping gives the lease up.
+    let mut freed = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if inner
+            .acquire_lease(LEADER_LEASE, "other", Duration::from_secs(60))
+            .await
+            .expect("lease")
+        {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "the lease is given up on stop");
+}

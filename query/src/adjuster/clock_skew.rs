@@ -290,24 +290,35 @@ impl CorrectClockSkew {
 }
 
 /// Warning texts by delta: a subtree shares one delta, so thousands of spans usually
-/// need only a few distinct texts, and formatting a duration is not free.
+/// need only a few distinct texts, and formatting a duration is not free. Siblings on
+/// different hosts alternate between deltas, so every text met is kept (a trace has
+/// at most one per span, and a linear scan of a handful beats hashing).
 #[derive(Default)]
 struct WarningTexts {
-    last: Option<(i64, bool, String)>,
+    seen: Vec<(i64, bool, String)>,
 }
 
 impl WarningTexts {
     fn get(&mut self, delta: i64, applied: bool, make: impl FnOnce() -> String) -> String {
-        match &self.last {
-            Some((d, a, text)) if *d == delta && *a == applied => text.clone(),
-            _ => {
-                let text = make();
-                self.last = Some((delta, applied, text.clone()));
-                text
-            }
+        // Most recent first: the walk tends to revisit the delta it just used.
+        if let Some((_, _, text)) = self
+            .seen
+            .iter()
+            .rev()
+            .take(SCAN)
+            .find(|(d, a, _)| *d == delta && *a == applied)
+        {
+            return text.clone();
         }
+        let text = make();
+        self.seen.push((delta, applied, text.clone()));
+        text
     }
 }
+
+/// How many cached texts a lookup scans: beyond it (a trace where nearly every span
+/// has its own delta) formatting again is as cheap as scanning further.
+const SCAN: usize = 16;
 
 /// Go: `NewTimestampFromTime(ts.AsTime().Add(delta))`, i.e. signed nanoseconds.
 fn shift(ts: u64, delta: i64) -> u64 {

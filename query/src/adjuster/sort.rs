@@ -3,7 +3,7 @@
 //! step deduplicates by hash) and gives the UI tags in a predictable order.
 
 use jaeger_model::Trace;
-use jaeger_model::otlp::KeyValue;
+use jaeger_model::otlp::{KeyValue, Span};
 
 use crate::adjust::Adjuster;
 
@@ -24,23 +24,53 @@ impl Adjuster for SortCollections {
                 if let Some(scope) = ss.scope.as_mut() {
                     sort_attributes(&mut scope.attributes);
                 }
-                for span in ss.spans.iter_mut() {
-                    sort_attributes(&mut span.attributes);
-                    // By name, not by time, as Jaeger does; stable for equal names.
-                    span.events.sort_by(|a, b| a.name.cmp(&b.name));
-                    for e in span.events.iter_mut() {
-                        sort_attributes(&mut e.attributes);
-                    }
-                    for l in span.links.iter_mut() {
-                        sort_attributes(&mut l.attributes);
-                    }
-                }
             }
         }
+        let mut spans: Vec<&mut Span> = trace
+            .resource_spans
+            .iter_mut()
+            .flat_map(|rs| rs.scope_spans.iter_mut())
+            .flat_map(|ss| ss.spans.iter_mut())
+            .collect();
+        let workers = if spans.len() >= PARALLEL_MIN_SPANS {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_WORKERS)
+        } else {
+            1
+        };
+        // Spans are independent: a large trace is sorted on several cores.
+        let per = spans.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            let mut chunks = spans.chunks_mut(per);
+            let first = chunks.next();
+            for chunk in chunks {
+                scope.spawn(move || chunk.iter_mut().for_each(|s| sort_span(s)));
+            }
+            if let Some(chunk) = first {
+                chunk.iter_mut().for_each(|s| sort_span(s));
+            }
+        });
     }
 }
 
-/// Sorts by key. Jaeger rebuilds the map, so a repeated key keeps one entry: the last.
+/// From this many spans on, sorting runs on several threads.
+const PARALLEL_MIN_SPANS: usize = 2_000;
+
+/// Threads sorting one trace at most.
+const MAX_WORKERS: usize = 4;
+
+fn sort_span(span: &mut Span) {
+    sort_attributes(&mut span.attributes);
+    span.events.sort_by(|a, b| a.name.cmp(&b.name));
+    for e in span.events.iter_mut() {
+        sort_attributes(&mut e.attributes);
+    }
+    for l in span.links.iter_mut() {
+        sort_attributes(&mut l.attributes);
+    }
+}
+
 pub(crate) fn sort_attributes(attrs: &mut Vec<KeyValue>) {
     if attrs
         .windows(2)
@@ -140,6 +170,28 @@ mod tests {
         assert_eq!(names, [("alpha", 2), ("alpha", 0), ("zeta", 1)]);
         assert_eq!(keys(&s.events[2].attributes), ["x", "y"]);
         assert_eq!(keys(&s.links[0].attributes), ["1", "2"]);
+    }
+
+    #[test]
+    fn large_traces_sort_every_span() {
+        let many = |from: u64, n: u64| -> Vec<_> {
+            (from..from + n)
+                .map(|i| {
+                    let mut s = span(i, 0);
+                    s.attributes = vec![kv("z", str("")), kv("m", str("")), kv("a", str(""))];
+                    s
+                })
+                .collect()
+        };
+        let mut t = trace(vec![
+            resource(vec![], many(1, 1_500)),
+            resource(vec![], many(2_000, 1_001)),
+        ]);
+        SortCollections.adjust(&mut t);
+        assert_eq!(t.span_count(), 2_501);
+        for s in spans(&t) {
+            assert_eq!(keys(&s.attributes), ["a", "m", "z"]);
+        }
     }
 
     #[test]

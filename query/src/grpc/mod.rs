@@ -11,6 +11,12 @@
 //! do: none → UNAUTHENTICATED `missing tenant header`, several → PERMISSION_DENIED
 //! `extra tenant header`, one not in the list → PERMISSION_DENIED `unknown tenant`.
 //! Health and reflection stay open: they carry no tenant data, and probes have no tenant.
+//!
+//! As on HTTP, each call of the query services runs inside a [`RequestContext`] holding
+//! its tenant and, with `bearer_token_propagation` on, the caller's bearer token, so
+//! storage backends that forward them (the `grpc` one) see the same values as for an
+//! HTTP request: metadata `authorization: Bearer <token>` (or Jaeger's own key
+//! `bearer.token`, whose value is the token itself).
 
 mod api_v2;
 mod api_v3;
@@ -18,6 +24,7 @@ mod api_v3;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use jaeger_model::{Trace, TraceId};
 use jaeger_proto::api_v2::query_service_server::QueryServiceServer as V2Server;
@@ -29,12 +36,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
 use crate::QueryState;
-use crate::middleware::{TenancyOptions, Tenant};
+use crate::middleware::{RequestContext, TenancyOptions, Tenant, bearer_token};
 use crate::service::{QueryError, QueryService};
 
 pub use api_v2::QueryV2;
@@ -47,6 +55,8 @@ pub struct GrpcQueryState {
     pub dependencies: Arc<dyn DependencyStore>,
     /// Multi-tenancy; `None` turns it off.
     pub tenancy: Option<TenancyOptions>,
+    /// Hands the caller's bearer token to storage (`--query.bearer-token-propagation`).
+    pub bearer_token_propagation: bool,
 }
 
 impl GrpcQueryState {
@@ -55,14 +65,95 @@ impl GrpcQueryState {
             service,
             dependencies,
             tenancy: None,
+            bearer_token_propagation: false,
         }
     }
 
-    /// The same storage, archive, adjusters and tenancy as the HTTP router of `state`.
+    /// The same storage, archive, adjusters, tenancy and bearer-token propagation as
+    /// the HTTP router of `state`.
     pub fn from_query_state(state: &QueryState) -> Self {
         let mut s = Self::new(state.query_service(), state.dependencies.clone());
         s.tenancy = state.http.tenancy.clone();
+        s.bearer_token_propagation = state.http.bearer_token_propagation;
         s
+    }
+}
+
+/// Jaeger's gRPC metadata key for a propagated bearer token (the value is the token).
+const BEARER_TOKEN_KEY: &str = "bearer.token";
+
+/// What a call carries for storage: its tenant (checked by [`TenancyGuard`], which
+/// refuses the call before it gets here when it is not valid) and, when
+/// propagation is on, its bearer token. Several `bearer.token` values are refused, as
+/// Jaeger's interceptor does.
+fn request_context(
+    tenancy: Option<&TenancyOptions>,
+    bearer_token_propagation: bool,
+    headers: &http::HeaderMap,
+) -> Result<RequestContext, Status> {
+    let mut ctx = RequestContext::default();
+    if let Some(t) = tenancy {
+        ctx.tenant = headers
+            .get(&t.header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+    }
+    if bearer_token_propagation {
+        let mut own = headers.get_all(BEARER_TOKEN_KEY).iter();
+        ctx.bearer_token = match (own.next(), own.next()) {
+            (Some(_), Some(_)) => {
+                return Err(Status::unauthenticated(
+                    "malformed token: multiple tokens found",
+                ));
+            }
+            (Some(v), None) => v
+                .to_str()
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+            (None, _) => bearer_token(headers),
+        };
+    }
+    Ok(ctx)
+}
+
+/// Runs every call of the wrapped gRPC service inside its [`RequestContext`], as the
+/// HTTP middleware does for a request.
+#[derive(Clone)]
+pub struct WithRequestContext<S> {
+    inner: S,
+    tenancy: Option<Arc<TenancyOptions>>,
+    bearer_token_propagation: bool,
+}
+
+impl<S: NamedService> NamedService for WithRequestContext<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for WithRequestContext<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    R: Default + Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        match request_context(
+            self.tenancy.as_deref(),
+            self.bearer_token_propagation,
+            req.headers(),
+        ) {
+            Ok(ctx) => Box::pin(ctx.scope(self.inner.call(req))),
+            Err(status) => Box::pin(std::future::ready(Ok(status.into_http()))),
+        }
     }
 }
 
@@ -113,7 +204,9 @@ pub enum GrpcServeError {
 
 /// Every service of the query gRPC port, to mount on a tonic server.
 pub async fn routes(state: GrpcQueryState) -> Result<Routes, GrpcServeError> {
-    let guard = TenancyGuard(state.tenancy.clone().map(Arc::new));
+    let tenancy = state.tenancy.clone().map(Arc::new);
+    let bearer_token_propagation = state.bearer_token_propagation;
+    let guard = TenancyGuard(tenancy.clone());
     let shared = Arc::new(state);
     let v2 = V2Server::new(QueryV2::new(shared.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
@@ -125,8 +218,23 @@ pub async fn routes(state: GrpcQueryState) -> Result<Routes, GrpcServeError> {
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Zstd);
-    let v2 = InterceptedService::new(v2, guard.clone());
-    let v3 = InterceptedService::new(v3, guard);
+    // The guard refuses a bad tenant first; the calls it lets through run in context.
+    let v2 = InterceptedService::new(
+        WithRequestContext {
+            inner: v2,
+            tenancy: tenancy.clone(),
+            bearer_token_propagation,
+        },
+        guard.clone(),
+    );
+    let v3 = InterceptedService::new(
+        WithRequestContext {
+            inner: v3,
+            tenancy,
+            bearer_token_propagation,
+        },
+        guard,
+    );
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<V2Server<QueryV2>>().await;

@@ -9,6 +9,7 @@
 //! also bounds the duration path, and bounds are inclusive.
 
 pub mod rows;
+pub mod sampling;
 pub mod schema;
 pub mod tls;
 
@@ -29,6 +30,7 @@ use scylla::DeserializeRow;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::client::{Compression, SelfIdentity};
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::Consistency;
@@ -41,6 +43,7 @@ use crate::{
 };
 pub use rows::TagIndexOptions;
 use rows::{DependencyUdt, KeyValueUdt, LogUdt, ProcessUdt, SpanRefUdt, SpanRow};
+pub use sampling::CassandraSamplingStore;
 pub use schema::{Layout, SchemaOptions};
 pub use tls::CassandraTls;
 
@@ -68,6 +71,9 @@ pub struct CassandraConfig {
     pub index: TagIndexOptions,
     /// TLS to the cluster (`tls.insecure: false`); `None` = plain text.
     pub tls: Option<CassandraTls>,
+    /// Jaeger's `schema.disable_compression`: frames go uncompressed. Otherwise they are
+    /// LZ4-compressed when the server offers LZ4 (every Cassandra 4+ does), else plain.
+    pub disable_compression: bool,
 }
 
 impl Default for CassandraConfig {
@@ -87,6 +93,7 @@ impl Default for CassandraConfig {
             write_cache_ttl: Duration::from_secs(12 * 3600),
             index: TagIndexOptions::default(),
             tls: None,
+            disable_compression: false,
         }
     }
 }
@@ -117,6 +124,12 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> StorageError {
 
 /// Connects (without a keyspace: the schema may not exist yet).
 pub async fn connect(config: &CassandraConfig) -> Result<Session> {
+    connect_as(config, "jaeger").await
+}
+
+/// [`connect`], naming the client `application_name` to the server (its
+/// `system_views.clients` and `nodetool clientstats` show it).
+pub async fn connect_as(config: &CassandraConfig, application_name: &str) -> Result<Session> {
     let tls = match config.tls.clone() {
         // Reads the CA / cert / key files: off the runtime.
         Some(t) => Some(
@@ -143,6 +156,9 @@ pub async fn connect(config: &CassandraConfig) -> Result<Session> {
         .connection_timeout(config.connect_timeout.unwrap_or(Duration::from_secs(10)))
         // Schema statements wait for agreement; poll often (the default is 200 ms).
         .schema_agreement_interval(Duration::from_millis(20))
+        // The driver falls back to plain frames when the server does not offer LZ4.
+        .compression((!config.disable_compression).then_some(Compression::Lz4))
+        .custom_identity(SelfIdentity::new().with_application_name(application_name.to_string()))
         .tls_context(tls);
     for s in &config.servers {
         let has_port = s

@@ -6,6 +6,11 @@
 //! - The connection is lazy: a process using this backend starts while the remote store
 //!   is still down; calls fail with `Unavailable` until it is up.
 //! - `write_dependencies` is `Unsupported`: the API has no dependency writer.
+//! - TLS (and mTLS) per connection with [`ClientTls`]; plain text without.
+//! - Every call carries the caller's tenant (the [`RequestContext`] the query service
+//!   set) in the tenant header (`x-tenant` by default), and its bearer token as
+//!   `bearer.token` (Jaeger's key, which Jaeger's remote storage reads) and as
+//!   `authorization: Bearer <token>` (for proxies and other servers).
 //! - `scan_spans` (the dependencies job's read path) walks the window in time slices:
 //!   FindTraceIDs per slice, bisecting a slice whose answer hit the search depth, then
 //!   GetTraces of the ids, keeping only the spans that start in the slice. It needs a
@@ -22,10 +27,13 @@ use jaeger_proto::convert::{duration_from_nanos, timestamp_from_nanos};
 use jaeger_proto::storage::v2 as pb;
 use pb::dependency_reader_client::DependencyReaderClient;
 use pb::trace_reader_client::TraceReaderClient;
+use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
+use tonic::{Code, Request, Status};
 
-use super::{split_batch, tag_to_attribute};
+use super::tls::ClientTls;
+use super::{BEARER_TOKEN_KEY, split_batch, tag_to_attribute};
+use crate::context::RequestContext;
 use crate::{
     DependencyLink, DependencyStore, GetTraceParams, Operation, OperationQuery, Result, SpanReader,
     SpanWriter, StorageError, StorageHealth, TraceQuery, UnixNanos,
@@ -51,6 +59,12 @@ pub struct GrpcClientConfig {
     pub timeout: Duration,
     /// Largest message accepted from the server (Jaeger: `max_recv_msg_size_mib`, 4 MiB).
     pub max_recv_bytes: usize,
+    /// TLS to `endpoint`; `None`: plain text.
+    pub tls: Option<ClientTls>,
+    /// TLS to `writer_endpoint`; `None`: plain text.
+    pub writer_tls: Option<ClientTls>,
+    /// The metadata key the caller's tenant is sent in (`multi_tenancy.header`).
+    pub tenant_header: String,
 }
 
 impl GrpcClientConfig {
@@ -60,6 +74,9 @@ impl GrpcClientConfig {
             writer_endpoint: None,
             timeout: Duration::from_secs(5),
             max_recv_bytes: 4 * 1024 * 1024,
+            tls: None,
+            writer_tls: None,
+            tenant_header: "x-tenant".into(),
         }
     }
 }
@@ -73,15 +90,15 @@ pub struct GrpcStore {
     writer: TraceServiceClient<Channel>,
     health: tonic_health::pb::health_client::HealthClient<Channel>,
     timeout: Duration,
+    tenant_header: MetadataKey<tonic::metadata::Ascii>,
 }
 
 /// `host:port` as a URI tonic accepts; Go's `:port` means localhost.
 fn endpoint_uri(endpoint: &str) -> Result<Endpoint> {
     let e = endpoint.trim();
-    let uri = if e.starts_with("https://") {
-        return Err(StorageError::InvalidQuery(format!(
-            "remote storage endpoint {e}: TLS to remote storage is not supported yet"
-        )));
+    // The scheme only says how to reach the host; TLS is the `tls` setting's.
+    let uri = if let Some(rest) = e.strip_prefix("https://") {
+        format!("http://{rest}")
     } else if e.starts_with("http://") {
         e.to_string()
     } else if let Some(port) = e.strip_prefix(':') {
@@ -97,18 +114,28 @@ impl GrpcStore {
     /// Builds the clients; the connection is made on first use. Must be called inside a
     /// tokio runtime.
     pub fn connect(cfg: &GrpcClientConfig) -> Result<Self> {
-        let channel = |endpoint: &str| -> Result<Channel> {
-            Ok(endpoint_uri(endpoint)?
+        let channel = |endpoint: &str, tls: Option<&ClientTls>| -> Result<Channel> {
+            let e = endpoint_uri(endpoint)?
                 .connect_timeout(cfg.timeout)
                 .timeout(cfg.timeout)
-                .tcp_nodelay(true)
-                .connect_lazy())
+                .tcp_nodelay(true);
+            match tls {
+                Some(tls) => tls.channel(e, cfg.timeout),
+                None => Ok(e.connect_lazy()),
+            }
         };
-        let read = channel(&cfg.endpoint)?;
+        let read = channel(&cfg.endpoint, cfg.tls.as_ref())?;
         let write = match &cfg.writer_endpoint {
-            Some(w) => channel(w)?,
+            Some(w) => channel(w, cfg.writer_tls.as_ref())?,
             None => read.clone(),
         };
+        let tenant_header =
+            MetadataKey::from_bytes(cfg.tenant_header.as_bytes()).map_err(|_| {
+                StorageError::InvalidQuery(format!(
+                    "multi_tenancy.header {:?} is not a valid gRPC metadata key",
+                    cfg.tenant_header
+                ))
+            })?;
         Ok(Self {
             endpoint: cfg.endpoint.clone(),
             reader: TraceReaderClient::new(read.clone())
@@ -118,13 +145,84 @@ impl GrpcStore {
             writer: TraceServiceClient::new(write),
             health: tonic_health::pb::health_client::HealthClient::new(read),
             timeout: cfg.timeout,
+            tenant_header,
         })
     }
 
+    /// The server this backend talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `msg` as a call carrying the current request's tenant and bearer token.
+    fn request<T>(&self, msg: T) -> Request<T> {
+        let mut req = Request::new(msg);
+        let Some(ctx) = RequestContext::current() else {
+            return req;
+        };
+        let md = req.metadata_mut();
+        // Values that cannot be metadata (not visible ASCII) are not sent: the server
+        // then answers as for a missing tenant or token.
+        if let Some(v) = ctx
+            .tenant
+            .as_deref()
+            .and_then(|t| MetadataValue::try_from(t).ok())
+        {
+            md.insert(self.tenant_header.clone(), v);
+        }
+        if let Some(t) = ctx.bearer_token.as_deref() {
+            if let Ok(v) = MetadataValue::try_from(t) {
+                md.insert(BEARER_TOKEN_KEY, v);
+            }
+            if let Ok(v) = MetadataValue::try_from(format!("Bearer {t}")) {
+                md.insert("authorization", v);
+            }
+        }
+        req
+    }
+
+    /// Checks that the server answers (gRPC health of `TraceReader`), with the reason
+    /// when it does not (refused connection, TLS handshake failure...).
+    pub async fn probe(&self) -> Result<()> {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_check_response::ServingStatus;
+        let r = self
+            .health
+            .clone()
+            .check(HealthCheckRequest {
+                service: "jaeger.storage.v2.TraceReader".into(),
+            })
+            .await
+            .map_err(|s| self.error(s))?;
+        if r.into_inner().status == ServingStatus::Serving as i32 {
+            Ok(())
+        } else {
+            Err(StorageError::Unavailable(format!(
+                "remote storage {}: not serving",
+                self.endpoint
+            )))
+        }
+    }
+
     fn error(&self, s: Status) -> StorageError {
-        let msg = s.message().to_string();
+        // Transport failures keep their reason (a TLS handshake error) in the source
+        // chain; the message alone says "transport error".
+        let mut msg = s.message().to_string();
+        let mut source = std::error::Error::source(&s);
+        while let Some(e) = source {
+            let m = e.to_string();
+            if !msg.contains(&m) {
+                msg = format!("{msg}: {m}");
+            }
+            source = e.source();
+        }
         match s.code() {
             Code::InvalidArgument => StorageError::InvalidQuery(msg),
+            Code::Unauthenticated | Code::PermissionDenied => StorageError::InvalidQuery(format!(
+                "remote storage {}: {msg} ({:?})",
+                self.endpoint,
+                s.code()
+            )),
             Code::Unimplemented => {
                 StorageError::Unsupported("an operation the remote storage does not serve")
             }
@@ -170,7 +268,7 @@ impl GrpcStore {
         let stream = self
             .reader
             .clone()
-            .get_traces(pb::GetTracesRequest { query: params })
+            .get_traces(self.request(pb::GetTracesRequest { query: params }))
             .await
             .map_err(|s| self.error(s))?
             .into_inner();
@@ -227,9 +325,9 @@ impl SpanWriter for GrpcStore {
             let resp = self
                 .writer
                 .clone()
-                .export(ExportTraceServiceRequest {
+                .export(self.request(ExportTraceServiceRequest {
                     resource_spans: part,
-                })
+                }))
                 .await
                 .map_err(|s| self.error(s))?
                 .into_inner();
@@ -265,9 +363,9 @@ impl SpanReader for GrpcStore {
         let stream = self
             .reader
             .clone()
-            .find_traces(pb::FindTracesRequest {
+            .find_traces(self.request(pb::FindTracesRequest {
                 query: Some(query_to_pb(query)),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?
             .into_inner();
@@ -278,9 +376,9 @@ impl SpanReader for GrpcStore {
         let resp = self
             .reader
             .clone()
-            .find_trace_i_ds(pb::FindTraceIDsRequest {
+            .find_trace_i_ds(self.request(pb::FindTraceIDsRequest {
                 query: Some(query_to_pb(query)),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?
             .into_inner();
@@ -298,7 +396,7 @@ impl SpanReader for GrpcStore {
         let mut services = self
             .reader
             .clone()
-            .get_services(pb::GetServicesRequest {})
+            .get_services(self.request(pb::GetServicesRequest {}))
             .await
             .map_err(|s| self.error(s))?
             .into_inner()
@@ -314,10 +412,10 @@ impl SpanReader for GrpcStore {
         let mut ops: Vec<Operation> = self
             .reader
             .clone()
-            .get_operations(pb::GetOperationsRequest {
+            .get_operations(self.request(pb::GetOperationsRequest {
                 service: query.service_name.clone(),
                 span_kind: query.span_kind.clone().unwrap_or_default(),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?
             .into_inner()
@@ -401,10 +499,10 @@ impl DependencyStore for GrpcStore {
         let resp = self
             .deps
             .clone()
-            .get_dependencies(pb::GetDependenciesRequest {
+            .get_dependencies(self.request(pb::GetDependenciesRequest {
                 start_time: Some(ts(end.saturating_sub(lookback))),
                 end_time: Some(ts(end)),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?
             .into_inner();

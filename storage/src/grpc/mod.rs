@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod server;
+pub mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -27,7 +28,7 @@ use jaeger_proto::storage::v2 as pb;
 use prost::Message;
 
 pub use client::{GrpcClientConfig, GrpcStore};
-pub use server::{RemoteStorageOptions, serve_remote_storage};
+pub use server::{RemoteStorageOptions, ServerTenancy, TenantOpener, serve_remote_storage};
 
 /// The names `grpc.health.v1.Health` reports as SERVING (Jaeger's list; `TraceWriter` is
 /// a name only, the write service is OTLP's).
@@ -37,6 +38,9 @@ pub const HEALTH_SERVICE_NAMES: &[&str] = &[
     "jaeger.storage.v2.TraceWriter",
     "jaeger.storage.v2.Capabilities",
 ];
+
+/// The metadata key of a propagated bearer token (Jaeger's `bearertoken.Key`).
+pub const BEARER_TOKEN_KEY: &str = "bearer.token";
 
 /// The default remote storage port.
 pub const DEFAULT_PORT: u16 = 17271;

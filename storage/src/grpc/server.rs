@@ -8,8 +8,15 @@
 //! - A structured `filter` answers `INVALID_ARGUMENT`: Capabilities lists none.
 //! - Export writes synchronously: `OK` means the backend acknowledged the spans (for the
 //!   embedded store: they survive a crash).
+//! - Metadata (idl spec §3.3): a bearer token in `bearer.token` (or `authorization:
+//!   Bearer ...`) and the tenant are put in the [`RequestContext`] of the storage call.
+//!   With [`RemoteStorageOptions::tenancy`], every data call must name one (known)
+//!   tenant, answered as Jaeger's guarding interceptors do, and reads and writes go to
+//!   that tenant's own store. Health and reflection stay open.
 
+use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::Stream;
 use jaeger_model::TraceId;
@@ -23,10 +30,12 @@ use pb::dependency_reader_server::{DependencyReader, DependencyReaderServer};
 use pb::trace_reader_server::{TraceReader, TraceReaderServer};
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
-use super::{HEALTH_SERVICE_NAMES, attribute_to_tag, chunk_trace};
+use super::{BEARER_TOKEN_KEY, HEALTH_SERVICE_NAMES, attribute_to_tag, chunk_trace};
+use crate::context::RequestContext;
 use crate::{GetTraceParams, OperationQuery, Storage, StorageError, TraceQuery};
 
 /// Jaeger's default search depth when a request leaves it at 0.
@@ -42,6 +51,34 @@ pub struct RemoteStorageOptions {
     pub max_chunk_bytes: usize,
     /// Largest accepted request (an Export batch), in bytes.
     pub max_recv_bytes: usize,
+    /// Tenancy by metadata; `None`: one store for every caller.
+    pub tenancy: Option<ServerTenancy>,
+}
+
+/// Opens the store of a tenant the first time the tenant is seen.
+pub type TenantOpener = Arc<
+    dyn Fn(String) -> futures::future::BoxFuture<'static, Result<Storage, StorageError>>
+        + Send
+        + Sync,
+>;
+
+/// Multi-tenancy of the remote storage server (Jaeger's `multi_tenancy`).
+#[derive(Clone)]
+pub struct ServerTenancy {
+    /// The metadata key naming the tenant (`x-tenant`).
+    pub header: String,
+    /// Accepted tenants; empty accepts any non-empty value.
+    pub tenants: Vec<String>,
+    pub open: TenantOpener,
+}
+
+impl std::fmt::Debug for ServerTenancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTenancy")
+            .field("header", &self.header)
+            .field("tenants", &self.tenants)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RemoteStorageOptions {
@@ -50,6 +87,7 @@ impl Default for RemoteStorageOptions {
             search_without_service: true,
             max_chunk_bytes: 1024 * 1024,
             max_recv_bytes: 64 * 1024 * 1024,
+            tenancy: None,
         }
     }
 }
@@ -58,6 +96,90 @@ impl Default for RemoteStorageOptions {
 struct Handler {
     storage: Storage,
     options: RemoteStorageOptions,
+    /// Stores opened per tenant (tenancy on).
+    tenants: Arc<tokio::sync::Mutex<HashMap<String, Storage>>>,
+}
+
+/// The tenant named by the metadata, checked as Jaeger's `tenancy.getValidTenant`.
+pub(crate) fn valid_tenant(t: &ServerTenancy, md: &MetadataMap) -> Result<String, Status> {
+    let mut values = md.get_all(t.header.as_str()).iter();
+    let Some(first) = values.next() else {
+        return Err(Status::unauthenticated("missing tenant header"));
+    };
+    if values.next().is_some() {
+        return Err(Status::permission_denied("extra tenant header"));
+    }
+    let tenant = first
+        .to_str()
+        .map_err(|_| Status::permission_denied("unknown tenant"))?;
+    if tenant.is_empty() {
+        return Err(Status::unauthenticated("missing tenant header"));
+    }
+    if !t.tenants.is_empty() && !t.tenants.iter().any(|k| k == tenant) {
+        return Err(Status::permission_denied("unknown tenant"));
+    }
+    Ok(tenant.to_string())
+}
+
+/// Jaeger's `bearer.token` metadata, else a standard `authorization: Bearer` header.
+fn bearer_token(md: &MetadataMap) -> Result<Option<String>, Status> {
+    let mut values = md.get_all(BEARER_TOKEN_KEY).iter();
+    if let Some(v) = values.next() {
+        if values.next().is_some() {
+            // As Jaeger's server interceptor.
+            return Err(Status::permission_denied(
+                "malformed token: multiple tokens found",
+            ));
+        }
+        let t = v
+            .to_str()
+            .map_err(|_| Status::permission_denied("malformed token"))?;
+        return Ok((!t.is_empty()).then(|| t.to_string()));
+    }
+    Ok(md
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string))
+}
+
+impl Handler {
+    /// The store of the call's tenant and the context its storage calls run in.
+    async fn scope(&self, md: &MetadataMap) -> Result<(Storage, RequestContext), Status> {
+        let bearer_token = bearer_token(md)?;
+        let Some(t) = &self.options.tenancy else {
+            return Ok((
+                self.storage.clone(),
+                RequestContext {
+                    bearer_token,
+                    tenant: None,
+                },
+            ));
+        };
+        let tenant = valid_tenant(t, md)?;
+        let mut stores = self.tenants.lock().await;
+        let storage = match stores.get(&tenant) {
+            Some(s) => s.clone(),
+            None => {
+                // Opening under the lock: a tenant's store is opened once.
+                let s = (t.open)(tenant.clone()).await.map_err(|e| {
+                    tracing::error!("opening the store of tenant {tenant:?}: {e}");
+                    status_from(e)
+                })?;
+                tracing::info!("opened the store of tenant {tenant:?}");
+                stores.insert(tenant.clone(), s.clone());
+                s
+            }
+        };
+        Ok((
+            storage,
+            RequestContext {
+                bearer_token,
+                tenant: Some(tenant),
+            },
+        ))
+    }
 }
 
 /// The error a seam failure becomes on the wire; the client maps it back.
@@ -128,6 +250,7 @@ impl TraceReader for Handler {
         &self,
         request: Request<pb::GetTracesRequest>,
     ) -> Result<Response<TracesStream>, Status> {
+        let (storage, ctx) = self.scope(request.metadata()).await?;
         let query = request.into_inner().query;
         let mut params = Vec::with_capacity(query.len());
         for p in query {
@@ -140,10 +263,9 @@ impl TraceReader for Handler {
         let mut chunks = Vec::new();
         for p in params {
             // Unknown ids are skipped, as Jaeger's handler does.
-            if let Some(trace) = self
-                .storage
-                .reader
-                .get_trace(p)
+            if let Some(trace) = ctx
+                .clone()
+                .scope(storage.reader.get_trace(p))
                 .await
                 .map_err(status_from)?
             {
@@ -158,12 +280,11 @@ impl TraceReader for Handler {
 
     async fn get_services(
         &self,
-        _request: Request<pb::GetServicesRequest>,
+        request: Request<pb::GetServicesRequest>,
     ) -> Result<Response<pb::GetServicesResponse>, Status> {
-        let services = self
-            .storage
-            .reader
-            .get_services()
+        let (storage, ctx) = self.scope(request.metadata()).await?;
+        let services = ctx
+            .scope(storage.reader.get_services())
             .await
             .map_err(status_from)?;
         Ok(Response::new(pb::GetServicesResponse { services }))
@@ -173,14 +294,14 @@ impl TraceReader for Handler {
         &self,
         request: Request<pb::GetOperationsRequest>,
     ) -> Result<Response<pb::GetOperationsResponse>, Status> {
+        let (storage, ctx) = self.scope(request.metadata()).await?;
         let r = request.into_inner();
-        let ops = self
-            .storage
-            .reader
-            .get_operations(&OperationQuery {
-                service_name: r.service,
-                span_kind: (!r.span_kind.is_empty()).then_some(r.span_kind),
-            })
+        let q = OperationQuery {
+            service_name: r.service,
+            span_kind: (!r.span_kind.is_empty()).then_some(r.span_kind),
+        };
+        let ops = ctx
+            .scope(storage.reader.get_operations(&q))
             .await
             .map_err(status_from)?;
         Ok(Response::new(pb::GetOperationsResponse {
@@ -198,11 +319,10 @@ impl TraceReader for Handler {
         &self,
         request: Request<pb::FindTracesRequest>,
     ) -> Result<Response<TracesStream>, Status> {
+        let (storage, ctx) = self.scope(request.metadata()).await?;
         let q = query_from_pb(request.into_inner().query)?;
-        let traces = self
-            .storage
-            .reader
-            .find_traces(&q)
+        let traces = ctx
+            .scope(storage.reader.find_traces(&q))
             .await
             .map_err(status_from)?;
         let chunks = traces
@@ -216,11 +336,10 @@ impl TraceReader for Handler {
         &self,
         request: Request<pb::FindTraceIDsRequest>,
     ) -> Result<Response<pb::FindTraceIDsResponse>, Status> {
+        let (storage, ctx) = self.scope(request.metadata()).await?;
         let q = query_from_pb(request.into_inner().query)?;
-        let ids = self
-            .storage
-            .reader
-            .find_trace_ids(&q)
+        let ids = ctx
+            .scope(storage.reader.find_trace_ids(&q))
             .await
             .map_err(status_from)?;
         Ok(Response::new(pb::FindTraceIDsResponse {
@@ -252,6 +371,7 @@ impl DependencyReader for Handler {
         &self,
         request: Request<pb::GetDependenciesRequest>,
     ) -> Result<Response<pb::GetDependenciesResponse>, Status> {
+        let (storage, ctx) = self.scope(request.metadata()).await?;
         let r = request.into_inner();
         let end = opt_timestamp_to_nanos(r.end_time.as_ref())
             .ok_or_else(|| Status::invalid_argument("end_time is required"))?;
@@ -259,10 +379,8 @@ impl DependencyReader for Handler {
         if start > end {
             return Err(Status::invalid_argument("start_time is after end_time"));
         }
-        let links = self
-            .storage
-            .dependencies
-            .get_dependencies(end, end - start)
+        let links = ctx
+            .scope(storage.dependencies.get_dependencies(end, end - start))
             .await
             .map_err(status_from)?;
         Ok(Response::new(pb::GetDependenciesResponse {
@@ -302,6 +420,7 @@ impl TraceService for Handler {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let (storage, ctx) = self.scope(request.metadata()).await?;
         let batch = request.into_inner().resource_spans;
         for span in batch
             .iter()
@@ -317,9 +436,7 @@ impl TraceService for Handler {
             }
         }
         if !batch.is_empty() {
-            self.storage
-                .writer
-                .write_spans(batch)
+            ctx.scope(storage.writer.write_spans(batch))
                 .await
                 .map_err(status_from)?;
         }
@@ -332,7 +449,11 @@ impl TraceService for Handler {
 /// Every service of the remote storage port, to mount on a tonic server.
 pub async fn routes(storage: Storage, options: RemoteStorageOptions) -> Routes {
     let max = options.max_recv_bytes;
-    let h = Handler { storage, options };
+    let h = Handler {
+        storage,
+        options,
+        tenants: Arc::default(),
+    };
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in HEALTH_SERVICE_NAMES {
         reporter

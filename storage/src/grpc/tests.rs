@@ -129,3 +129,107 @@ fn query_defaults() {
     assert_eq!(q.start_time_max, 0, "no upper bound");
     assert_eq!(q.service_name, None);
 }
+
+/// Records the request context every write runs in, then writes to a memory store.
+struct RecordingWriter {
+    inner: std::sync::Arc<crate::memory::MemoryStore>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<crate::context::RequestContext>>>,
+}
+
+#[async_trait::async_trait]
+impl crate::SpanWriter for RecordingWriter {
+    async fn write_spans(&self, batch: Vec<ResourceSpans>) -> crate::Result<()> {
+        let ctx = crate::context::RequestContext::current().unwrap_or_default();
+        self.seen.lock().expect("not poisoned").push(ctx);
+        self.inner.write_spans(batch).await
+    }
+}
+
+#[tokio::test]
+async fn tenant_and_bearer_token_travel_to_the_tenants_own_store() {
+    use crate::context::RequestContext;
+    use crate::{SpanReader, SpanWriter, Storage};
+    use std::sync::{Arc, Mutex};
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let open: server::TenantOpener = {
+        let seen = seen.clone();
+        Arc::new(
+            move |_tenant: String| -> futures::future::BoxFuture<'static, crate::Result<Storage>> {
+                let seen = seen.clone();
+                Box::pin(async move {
+                    let mem = crate::memory::MemoryStore::new(100);
+                    let mut s = Storage::from_backend(mem.clone());
+                    s.writer = Arc::new(RecordingWriter { inner: mem, seen });
+                    Ok(s)
+                })
+            },
+        )
+    };
+    let options = RemoteStorageOptions {
+        tenancy: Some(ServerTenancy {
+            header: "x-org".into(),
+            tenants: vec!["acme".into(), "globex".into()],
+            open,
+        }),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let unused = Storage::from_backend(crate::memory::MemoryStore::new(10));
+    let server = tokio::spawn(serve_remote_storage(listener, unused, options, async {
+        let _ = stopped.await;
+    }));
+    let mut cfg = GrpcClientConfig::new(addr.to_string());
+    cfg.tenant_header = "x-org".into();
+    let client = GrpcStore::connect(&cfg).expect("client");
+    let ctx = |tenant: &str, token: &str| RequestContext {
+        tenant: Some(tenant.into()),
+        bearer_token: Some(token.into()),
+    };
+    let mut b = batch(1, 1, 2, 10);
+    b[0].resource = Some(jaeger_model::otlp::Resource {
+        attributes: vec![jaeger_model::trace::kv(
+            "service.name",
+            jaeger_model::otlp::Value::StringValue("svc-acme".into()),
+        )],
+        ..Default::default()
+    });
+    ctx("acme", "token-a")
+        .scope(client.write_spans(b))
+        .await
+        .expect("acme writes");
+    let services = ctx("acme", "token-a")
+        .scope(client.get_services())
+        .await
+        .expect("acme reads");
+    assert_eq!(services, ["svc-acme"]);
+    let services = ctx("globex", "token-g")
+        .scope(client.get_services())
+        .await
+        .expect("globex reads");
+    assert!(
+        services.is_empty(),
+        "globex sees acme's services: {services:?}"
+    );
+    // The server saw the tenant and the token in the storage call's context.
+    assert_eq!(
+        *seen.lock().expect("not poisoned"),
+        [ctx("acme", "token-a")],
+    );
+    // Without a tenant, or with an unknown one, the server refuses the call.
+    let e = client.get_services().await.expect_err("no tenant");
+    assert!(e.to_string().contains("missing tenant header"), "{e}");
+    let e = ctx("initech", "t")
+        .scope(client.get_services())
+        .await
+        .expect_err("unknown");
+    assert!(e.to_string().contains("unknown tenant"), "{e}");
+    // Health stays open without a tenant.
+    client.probe().await.expect("health needs no tenant");
+    let _ = stop.send(());
+    server.await.expect("server task").expect("server");
+}

@@ -18,6 +18,16 @@ function uiConfig() {
   }
 }
 export const config = uiConfig();
+// What the query service reports the backend can do (archive storage, …), as Jaeger's
+// UI reads it: JAEGER_BACKEND_CAPABILITIES over the defaults.
+function backendCapabilities() {
+  try {
+    return { archiveStorage: false, metricsStorage: false, ...((typeof getJaegerBackendCapabilities === 'function' && getJaegerBackendCapabilities()) || {}) };
+  } catch (_) {
+    return { archiveStorage: false, metricsStorage: false };
+  }
+}
+export const capabilities = backendCapabilities();
 const basePath = new URL(document.baseURI).pathname;
 const params = new URLSearchParams(location.search);
 export const embedded = params.get('uiEmbed') === 'v0';
@@ -50,7 +60,7 @@ function render() {
   app.replaceChildren();
   const path = relPath();
   const q = new URLSearchParams(location.search);
-  const ctx = { app, q, config, navigate, href, embedded };
+  const ctx = { app, q, config, capabilities, navigate, href, embedded };
   let m;
   if (path === '' || path === 'search') current = searchPage(ctx);
   else if ((m = /^trace\/([^/]+)$/.exec(path))) current = tracePage(ctx, decodeURIComponent(m[1]));

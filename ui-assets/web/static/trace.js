@@ -1,19 +1,23 @@
 // The trace view: a Gantt timeline over the collapsible span tree with virtualised rows
 // (only the rows in view are in the DOM, so 10,000+ spans scroll smoothly), a minimap
 // that scrolls and zooms, span detail, the critical path, search within the trace, the
-// clock-skew toggle (`raw=true` re-renders unadjusted) and JSON download.
+// clock-skew toggle (`raw=true` re-renders unadjusted), JSON download, archiving, and the
+// view selector: timeline, flame graph (flame.js), statistics (stats.js).
 
 import { el, api, fmtDuration, fmtTime, serviceColor, tagValue, download } from './util.js';
 import { buildTrace, criticalPath, localTraces } from './model.js';
+import { FlameView } from './flame.js';
+import { StatsView } from './stats.js';
 
 const ROW_H = 26;
 const OVERSCAN = 12;
 // Skews the adjuster reported, by trace and span id, so the raw view can say how far
 // each span would move.
 const knownSkews = new Map();
+const VIEWS = [['timeline', 'Trace timeline'], ['flamegraph', 'Trace flame graph'], ['statistics', 'Trace statistics']];
 
 export function tracePage(ctx, traceID) {
-  const { app, q, navigate, href } = ctx;
+  const { app, q, navigate, href, config, capabilities } = ctx;
   const raw = q.get('raw') === 'true';
   const fromFile = q.get('source') === 'file' && localTraces.has(traceID);
   const section = el('section', { id: 'trace-view', 'aria-label': 'Trace' });
@@ -42,7 +46,7 @@ export function tracePage(ctx, traceID) {
       for (const s of trace.spans) if (s.skew) skews.set(s.id, s.skew);
       knownSkews.set(trace.traceID, skews);
     }
-    view = new TraceView(section, trace, { raw, fromFile, navigate, href, q });
+    view = new TraceView(section, trace, { raw, fromFile, navigate, href, q, config, capabilities });
     // For benchmarks and debugging from the console.
     window.jaegerTraceView = view;
     performance.mark('jaeger:trace-rendered');
@@ -72,6 +76,8 @@ class TraceView {
     this.showCritical = true;
     this.skews = opts.raw ? knownSkews.get(trace.traceID) || new Map() : null;
     this.frame = 0;
+    this.view = VIEWS.some(([v]) => v === opts.q.get('view')) ? opts.q.get('view') : 'timeline';
+    this.views = {};
     this.build();
     this.recompute();
     this.refresh();
@@ -83,16 +89,62 @@ class TraceView {
       this.schedule();
     };
     addEventListener('resize', this.onResize);
+    if (this.view !== 'timeline') this.setView(this.view);
   }
 
   dispose() {
     removeEventListener('resize', this.onResize);
     cancelAnimationFrame(this.frame);
+    if (this.views.flamegraph) this.views.flamegraph.dispose();
+  }
+
+  // Shows the timeline, the flame graph or the statistics (built on first use); the
+  // choice is kept in the URL (`view=`).
+  setView(v) {
+    this.view = v;
+    this.viewSelect.value = v;
+    this.timelineBox.hidden = v !== 'timeline';
+    this.timelineTools.hidden = v !== 'timeline';
+    for (const [k, box] of Object.entries(this.viewBoxes)) box.hidden = k !== v;
+    if (v === 'flamegraph' && !this.views.flamegraph) {
+      this.views.flamegraph = new FlameView(this.viewBoxes.flamegraph, this.trace, {
+        showInTimeline: (s) => {
+          this.setView('timeline');
+          this.reveal(s, true);
+        },
+      });
+    } else if (v === 'statistics' && !this.views.statistics) this.views.statistics = new StatsView(this.viewBoxes.statistics, this.trace);
+    else if (v === 'flamegraph') this.views.flamegraph.draw();
+    if (v === 'timeline') this.onResize();
+    const u = new URL(location.href);
+    if (v === 'timeline') u.searchParams.delete('view');
+    else u.searchParams.set('view', v);
+    history.replaceState(null, '', u);
+  }
+
+  // POST api/archive/<id> (relative to the base path): the query service copies the
+  // trace into archive storage.
+  async archive() {
+    const b = this.archiveBtn;
+    const status = this.archiveStatus;
+    b.disabled = true;
+    status.className = 'archive-status';
+    status.textContent = 'Archiving…';
+    try {
+      await api(`api/archive/${encodeURIComponent(this.trace.traceID)}`, { method: 'POST' });
+      b.textContent = 'Archived';
+      status.textContent = 'Archived: the trace is kept in archive storage';
+      status.classList.add('ok');
+    } catch (e) {
+      b.disabled = false;
+      status.textContent = `Archive failed: ${e.message}`;
+      status.classList.add('error');
+    }
   }
 
   build() {
     const t = this.trace;
-    const { raw, fromFile, navigate, href } = this.opts;
+    const { raw, fromFile, navigate, href, config, capabilities } = this.opts;
     const adjusted = t.spans.filter((s) => s.skew).length;
     const withWarnings = t.spans.filter((s) => s.warnings.length).length;
     const skewToggle = el('input', { type: 'checkbox', id: 'skew-toggle', checked: !raw, disabled: fromFile });
@@ -100,6 +152,7 @@ class TraceView {
       const p = new URLSearchParams();
       if (!skewToggle.checked) p.set('raw', 'true');
       if (this.selected) p.set('span', this.selected.id);
+      if (this.view !== 'timeline') p.set('view', this.view);
       navigate(`trace/${encodeURIComponent(t.traceID)}${p.toString() ? `?${p}` : ''}`, { replace: true });
     });
     const critToggle = el('input', { type: 'checkbox', id: 'critical-toggle', checked: true });
@@ -119,6 +172,15 @@ class TraceView {
     const button = (id, label, fn, title) => el('button', { type: 'button', id, onclick: fn, title }, label);
     this.resetZoom = button('reset-zoom', 'Reset zoom', () => this.zoom(0, 1));
     this.resetZoom.hidden = true;
+    this.viewSelect = el('select', { id: 'trace-view-select', 'aria-label': 'Trace view' }, VIEWS.map(([v, l]) => el('option', { value: v }, l)));
+    this.viewSelect.value = this.view;
+    this.viewSelect.addEventListener('change', () => this.setView(this.viewSelect.value));
+    // As Jaeger's UI: offered when the backend has archive storage and the UI config
+    // does not turn it off (`archiveEnabled: false`); not for a trace opened from a file.
+    const archivable = capabilities && capabilities.archiveStorage && !(config && config.archiveEnabled === false) && !fromFile;
+    this.archiveBtn = archivable ? button('archive', 'Archive trace', () => this.archive(), 'Copy this trace into archive storage') : null;
+    this.archiveStatus = archivable ? el('span', { id: 'archive-status', class: 'archive-status', role: 'status', 'aria-live': 'polite' }) : null;
+    this.timelineTools = el('span', { class: 'toolbar-group' });
     const head = el(
       'div',
       { class: 'trace-head' },
@@ -140,24 +202,30 @@ class TraceView {
       el(
         'div',
         { class: 'toolbar' },
+        this.viewSelect,
         el('label', { class: 'switch', title: 'Apply the query service’s clock-skew adjustment; off re-renders the trace as stored (raw=true)' }, skewToggle, ' Adjust clock skew'),
-        el('label', { class: 'switch' }, critToggle, ' Critical path'),
-        this.searchInput,
-        this.matchCount,
-        button('expand-all', 'Expand all', () => {
-          this.collapsed.clear();
-          this.recompute();
-          this.refresh();
-        }),
-        button('collapse-all', 'Collapse all', () => {
-          for (const s of t.spans) if (s.children.length && s.depth >= 1) this.collapsed.add(s.id);
-          this.recompute();
-          this.refresh();
-        }),
-        this.resetZoom,
+        this.timelineTools,
         button('download', 'Download JSON', () => download(`${t.traceID}.json`, JSON.stringify({ data: [t.raw] }, null, 2))),
+        this.archiveBtn,
+        this.archiveStatus,
         el('a', { class: 'button', href: href(`compare?a=${encodeURIComponent(t.traceID)}`), 'data-nav': '' }, 'Compare…')
       )
+    );
+    this.timelineTools.append(
+      el('label', { class: 'switch' }, critToggle, ' Critical path'),
+      this.searchInput,
+      this.matchCount,
+      button('expand-all', 'Expand all', () => {
+        this.collapsed.clear();
+        this.recompute();
+        this.refresh();
+      }),
+      button('collapse-all', 'Collapse all', () => {
+        for (const s of t.spans) if (s.children.length && s.depth >= 1) this.collapsed.add(s.id);
+        this.recompute();
+        this.refresh();
+      }),
+      this.resetZoom
     );
     // Minimap: every span as a line; drag to zoom into a time range, click to scroll.
     this.canvas = el('canvas', { class: 'minimap-canvas', height: 64, 'aria-hidden': 'true' });
@@ -174,7 +242,12 @@ class TraceView {
     this.rowsBox.addEventListener('keydown', (e) => this.key(e));
     this.rowsBox.addEventListener('click', (e) => this.click(e));
     this.detail = el('aside', { class: 'span-detail', id: 'span-detail', hidden: true, 'aria-label': 'Span detail' });
-    this.section.replaceChildren(head, this.minimap, el('div', { class: 'timeline' }, el('div', { class: 'timeline-main' }, header, this.rowsBox), this.detail));
+    this.timelineBox = el('div', { class: 'timeline-view' }, this.minimap, el('div', { class: 'timeline' }, el('div', { class: 'timeline-main' }, header, this.rowsBox), this.detail));
+    this.viewBoxes = {
+      flamegraph: el('div', { id: 'flame-view', class: 'alt-view', hidden: true }),
+      statistics: el('div', { id: 'stats-view', class: 'alt-view', hidden: true }),
+    };
+    this.section.replaceChildren(head, this.timelineBox, this.viewBoxes.flamegraph, this.viewBoxes.statistics);
   }
 
   // The rows shown: the depth-first order minus descendants of collapsed spans.
