@@ -278,7 +278,7 @@ fn collector_without_query_takes_the_exporters_storage() {
 }
 
 #[test]
-fn grpc_backend_maps_and_refuses_tls() {
+fn grpc_backend_maps_with_and_without_tls() {
     let body = "        grpc:\n          endpoint: remote:17271\n          tls: {insecure: true}\n          timeout: 2s";
     let c = load_str_with_env(&config(body, ""), &no_env).expect("loads");
     assert_eq!(c.runtime.storage.kind, StorageKind::Grpc);
@@ -286,14 +286,15 @@ fn grpc_backend_maps_and_refuses_tls() {
     assert_eq!(g.endpoint, "remote:17271");
     assert_eq!(g.timeout.0, std::time::Duration::from_secs(2));
 
-    // TLS is on unless `insecure: true`, and our client has none yet.
-    let body = "        grpc:\n          endpoint: remote:17271";
-    let e = load_str_with_env(&config(body, ""), &no_env).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("extensions.jaeger_storage.backends.main.grpc.tls.insecure"),
-        "{e}"
-    );
+    assert!(g.tls.insecure, "insecure: true is plain text");
+
+    // TLS is on unless `insecure: true`, as in Jaeger v2; the CA file is kept.
+    let body =
+        "        grpc:\n          endpoint: remote:17271\n          tls: {ca_file: /etc/ca.pem}";
+    let c = load_str_with_env(&config(body, ""), &no_env).expect("TLS loads");
+    let g = c.runtime.storage.grpc.as_ref().expect("grpc section");
+    assert!(!g.tls.insecure, "TLS by default");
+    assert_eq!(g.tls.ca_file.as_deref(), Some("/etc/ca.pem"));
 }
 
 /// `config` with other receivers in the traces pipeline.

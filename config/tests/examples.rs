@@ -334,7 +334,7 @@ exporters:
       encoding: jaeger_json
     producer:
       required_acks: -1
-      compression: zstd
+      compression: lz4
       compression_params:
         level: 3
       linger: 50ms
@@ -352,7 +352,7 @@ fn kafka_exporter_keys_map_to_the_producer() {
     );
     assert_eq!(p.client_id, "c1");
     assert_eq!(p.required_acks, -1);
-    assert_eq!(p.compression, "zstd");
+    assert_eq!(p.compression, "lz4");
     assert_eq!(p.compression_level, Some(3));
     assert_eq!(p.linger, Duration::from_millis(50));
     assert_eq!(p.max_message_bytes, 500_000);
@@ -370,7 +370,7 @@ fn kafka_settings_this_build_cannot_honour_are_refused() {
     );
     let e = load_str(&sasl).expect_err("no SASL");
     assert!(e.contains("exporters.kafka.auth"), "{e}");
-    let codec = KAFKA_EXPORTER.replace("compression: zstd", "compression: brotli");
+    let codec = KAFKA_EXPORTER.replace("compression: lz4", "compression: brotli");
     let e = load_str(&codec).expect_err("unknown codec");
     assert!(e.contains("exporters.kafka.producer.compression"), "{e}");
 }

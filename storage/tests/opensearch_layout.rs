@@ -107,7 +107,7 @@ fn kw() -> Value {
 /// Checks Jaeger's `{key, value, type}` nested mapping (`dynamic: false`).
 fn assert_kv_nested(m: &Value, what: &str) {
     assert_eq!(m["type"], "nested", "{what}: {m}");
-    assert_eq!(m["dynamic"], "false", "{what} dynamic: {m}");
+    assert!(dynamic_off(&m["dynamic"]), "{what} dynamic: {m}");
     for f in ["key", "value", "type"] {
         assert_eq!(m["properties"][f], kw(), "{what}.{f}");
     }
@@ -127,7 +127,7 @@ fn assert_span_mapping(m: &Value) {
     assert_eq!(p["duration"], json!({"type": "long"}));
     assert_eq!(p["flags"], json!({"type": "integer"}));
     assert_eq!(p["logs"]["type"], "nested");
-    assert_eq!(p["logs"]["dynamic"], "false");
+    assert!(dynamic_off(&p["logs"]["dynamic"]), "logs: {}", p["logs"]);
     assert_eq!(
         p["logs"]["properties"]["timestamp"],
         json!({"type": "long"})
@@ -137,7 +137,7 @@ fn assert_span_mapping(m: &Value) {
     assert_kv_nested(&p["process"]["properties"]["tags"], "process.tags");
     let r = &p["references"];
     assert_eq!(r["type"], "nested");
-    assert_eq!(r["dynamic"], "false");
+    assert!(dynamic_off(&r["dynamic"]), "references: {r}");
     for f in ["refType", "traceID", "spanID"] {
         assert_eq!(r["properties"][f], kw(), "references.{f}");
     }
@@ -562,4 +562,10 @@ async fn hourly_layout_and_aliases_name_indices_as_jaeger() {
     let services = docs(&c, &format!("{prefix}-jaeger-service-000001")).await;
     assert_eq!(services.len(), 1, "{services:?}");
     cleanup(&c, &prefix).await;
+}
+
+/// `"dynamic": false` as the node hands it back: a string where the template said
+/// `"false"`, a boolean in nested objects of some versions.
+fn dynamic_off(v: &Value) -> bool {
+    v == "false" || v == &Value::Bool(false)
 }

@@ -121,7 +121,16 @@ impl JaegerBuilder {
         self
     }
 
+    /// Starts the binary and waits until its health check is green.
     pub fn start(self) -> Jaeger {
+        let mut j = self.spawn();
+        j.wait_healthy(Duration::from_secs(30));
+        j
+    }
+
+    /// Starts the binary without waiting for health (for processes whose storage is
+    /// meant to stay unusable).
+    pub fn spawn(self) -> Jaeger {
         let p = &self.ports;
         let log = self.data_dir.with_extension(format!(
             "{}.log",
@@ -177,14 +186,12 @@ impl JaegerBuilder {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start the jaeger binary");
-        let mut j = Jaeger {
+        Jaeger {
             child,
             ports: self.ports,
             data_dir: self.data_dir,
             log,
-        };
-        j.wait_healthy(Duration::from_secs(30));
-        j
+        }
     }
 }
 

@@ -91,6 +91,9 @@ pub struct GrpcStore {
     health: tonic_health::pb::health_client::HealthClient<Channel>,
     timeout: Duration,
     tenant_header: MetadataKey<tonic::metadata::Ascii>,
+    /// TLS without a client certificate: a server that requires one (mTLS) closes the
+    /// connection after the TLS 1.3 handshake, which only says "broken pipe" here.
+    tls_without_client_cert: bool,
 }
 
 /// `host:port` as a URI tonic accepts; Go's `:port` means localhost.
@@ -146,6 +149,7 @@ impl GrpcStore {
             health: tonic_health::pb::health_client::HealthClient::new(read),
             timeout: cfg.timeout,
             tenant_header,
+            tls_without_client_cert: cfg.tls.as_ref().is_some_and(|t| !t.has_client_cert()),
         })
     }
 
@@ -215,6 +219,21 @@ impl GrpcStore {
                 msg = format!("{msg}: {m}");
             }
             source = e.source();
+        }
+        if self.tls_without_client_cert
+            && [
+                "broken pipe",
+                "connection reset",
+                "connection closed",
+                "certificaterequired",
+            ]
+            .iter()
+            .any(|m| msg.to_lowercase().contains(m))
+        {
+            msg.push_str(
+                "; the server may require a client certificate (tls.cert_file and \
+                 tls.key_file are not set)",
+            );
         }
         match s.code() {
             Code::InvalidArgument => StorageError::InvalidQuery(msg),

@@ -40,6 +40,11 @@ impl std::fmt::Debug for ClientTls {
 }
 
 impl ClientTls {
+    /// Whether a client certificate is configured (mTLS).
+    pub fn has_client_cert(&self) -> bool {
+        self.config.client_auth_cert_resolver.has_certs()
+    }
+
     /// Reads the CA, certificate and key files (blocking: call it off the async
     /// workers) and builds the config. `what` names the setting in messages, e.g.
     /// `extensions.jaeger_storage.backends.remote.grpc.tls`.
