@@ -489,10 +489,7 @@ fn storage_error(j: &Jaeger) -> String {
     let r = loop {
         match client.get(j.query_url("/api/services")).send() {
             Ok(r) => break r,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => panic!("query does not answer: {e}\n{}", j.logs()),
         }
     };

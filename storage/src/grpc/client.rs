@@ -220,6 +220,7 @@ impl GrpcStore {
             }
             source = e.source();
         }
+        let lower = msg.to_lowercase();
         if self.tls_without_client_cert
             && [
                 "broken pipe",
@@ -228,7 +229,7 @@ impl GrpcStore {
                 "certificaterequired",
             ]
             .iter()
-            .any(|m| msg.to_lowercase().contains(m))
+            .any(|m| lower.contains(m))
         {
             msg.push_str(
                 "; the server may require a client certificate (tls.cert_file and \
