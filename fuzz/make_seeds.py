@@ -45,7 +45,7 @@ def varint(n):
         else: out.append(b); return bytes(out)
 def ld(field, payload): return varint(field << 3 | 2) + varint(len(payload)) + payload
 def vi(field, n): return varint(field << 3) + varint(n)
-jspan = ld(1, bytes(range(1, 17))) + ld(2, bytes(range(1, 9))) + ld(3, b"op") + ld(10, ld(1, b"k") + vi(2, 0) + ld(3, b"v"))
+jspan = ld(1, bytes(range(1, 17))) + ld(2, bytes(range(1, 9))) + ld(3, b"op") + ld(8, ld(1, b"k") + vi(2, 0) + ld(3, b"v"))
 put("jaeger_proto", "req.bin", ld(1, ld(1, jspan) + ld(2, ld(1, b"svc"))))
 zspan = ld(1, bytes(range(1, 17))) + ld(3, bytes(range(1, 9))) + vi(4, 2) + ld(5, b"get") + varint(6 << 3 | 1) + (1700000000000000).to_bytes(8, "little") + vi(7, 10) + ld(8, ld(1, b"svc"))
 put("zipkin_v2_proto", "spans.bin", ld(1, zspan))
@@ -60,3 +60,46 @@ p.writeFieldBegin("timestamp", TType.I64, 10); p.writeI64(1700000000000000); p.w
 p.writeFieldBegin("duration", TType.I64, 11); p.writeI64(10); p.writeFieldEnd()
 p.writeFieldStop(); p.writeStructEnd(); p.writeListEnd()
 put("zipkin_v1_thrift", "spans.bin", buf.getvalue())
+
+# kafka_codec: a selector byte (the encoding, in the target's ENCODINGS order) + a payload,
+# made from the seeds above. jaeger_proto is one Span with its process: the first span of
+# the Jaeger PostSpansRequest seed (field 1 batch → field 1 spans) + process (field 10).
+def first_ld(data, field):
+    i = 0
+    while i < len(data):
+        key, i = read_varint(data, i)
+        if key & 7 == 2:
+            n, i = read_varint(data, i)
+            if key >> 3 == field:
+                return data[i:i + n]
+            i += n
+        elif key & 7 == 0:
+            _, i = read_varint(data, i)
+        else:
+            raise ValueError("unexpected wire type")
+    raise ValueError("field not found")
+def read_varint(data, i):
+    n = shift = 0
+    while True:
+        b = data[i]; i += 1; n |= (b & 0x7f) << shift; shift += 7
+        if b < 0x80:
+            return n, i
+def seed(target, name):
+    return open(os.path.join(root, target, name), "rb").read()
+jaeger_span = first_ld(first_ld(seed("jaeger_proto", "req.bin"), 1), 1) + ld(10, ld(1, b"svc"))
+jaeger_json_span = json.dumps({"traceId": "AAAAAAAAAAIAAAAAAAAAAQ==", "spanId": "AAAAAAAAAAM=", "operationName": "op",
+    "references": [{"traceId": "AAAAAAAAAAIAAAAAAAAAAQ==", "spanId": "AAAAAAAAAAk=", "refType": "CHILD_OF"}],
+    "flags": 1, "startTime": "2023-11-14T22:13:20Z", "duration": "0.001s",
+    "tags": [{"key": "k", "vStr": "v"}, {"key": "n", "vType": "INT64", "vInt64": "7"}],
+    "logs": [{"timestamp": "2023-11-14T22:13:20.000001Z", "fields": [{"key": "event", "vStr": "e"}]}],
+    "process": {"serviceName": "svc", "tags": [{"key": "h", "vType": "BOOL", "vBool": True}]}}).encode()
+for selector, name, payload in [
+    (0, "otlp_proto", seed("otlp_proto", "req.bin")),
+    (1, "otlp_json", seed("otlp_json", "req.json")),
+    (2, "jaeger_proto", jaeger_span),
+    (3, "jaeger_json", jaeger_json_span),
+    (4, "zipkin_proto", seed("zipkin_v2_proto", "spans.bin")),
+    (5, "zipkin_json", seed("zipkin_v2_json", "spans.json")),
+    (6, "zipkin_thrift", seed("zipkin_v1_thrift", "spans.bin")),
+]:
+    put("kafka_codec", name, bytes([selector]) + payload)

@@ -562,8 +562,20 @@ pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
 pub fn es_config(
     e: &jaeger_config::ElasticsearchStorage,
 ) -> anyhow::Result<jaeger_storage::elasticsearch::EsConfig> {
-    use jaeger_storage::elasticsearch::{EsAuth, EsConfig, IndexSettings, Rotation, TagsAsFields};
+    use jaeger_storage::elasticsearch::{
+        AuthFile, AuthFileKind, EsAuth, EsConfig, IndexSettings, Rotation, TagsAsFields,
+    };
     let b = &e.backend;
+    // Secrets in files are read by the client, and read again every reload_interval.
+    let mut auth_file = None;
+    let mut from_file = |kind: AuthFileKind, path: &str, every: Option<std::time::Duration>| {
+        auth_file = Some(AuthFile {
+            kind,
+            path: path.into(),
+            reload_interval: every,
+        });
+        EsAuth::None
+    };
     let read = |path: &str| -> anyhow::Result<String> {
         Ok(std::fs::read_to_string(path)
             .with_context(|| format!("reading {path}"))?
@@ -571,24 +583,37 @@ pub fn es_config(
             .to_string())
     };
     let auth = if let Some(basic) = &b.auth.basic {
-        let password = match &basic.password_file {
-            Some(f) => read(f)?,
-            None => basic.password.clone(),
-        };
-        EsAuth::Basic {
-            username: basic.username.clone(),
-            password,
+        match &basic.password_file {
+            Some(f) => from_file(
+                AuthFileKind::BasicPassword {
+                    username: basic.username.clone(),
+                },
+                f,
+                basic.reload_interval.as_ref().map(|d| d.0),
+            ),
+            None => EsAuth::Basic {
+                username: basic.username.clone(),
+                password: basic.password.clone(),
+            },
         }
     } else if let Some(t) = &b.auth.bearer_token {
         match &t.file_path {
-            Some(f) => EsAuth::Bearer(read(f)?),
+            Some(f) => from_file(
+                AuthFileKind::Bearer,
+                f,
+                t.reload_interval.as_ref().map(|d| d.0),
+            ),
             None => {
                 anyhow::bail!("auth.bearer_token needs file_path (from_context is not supported)")
             }
         }
     } else if let Some(t) = &b.auth.api_key {
         match &t.file_path {
-            Some(f) => EsAuth::ApiKey(read(f)?),
+            Some(f) => from_file(
+                AuthFileKind::ApiKey,
+                f,
+                t.reload_interval.as_ref().map(|d| d.0),
+            ),
             None => anyhow::bail!("auth.api_key needs file_path (from_context is not supported)"),
         }
     } else {
@@ -601,6 +626,19 @@ pub fn es_config(
         }
         _ => None,
     };
+    // Client certificate (mTLS): inline PEM or a file, for the certificate and the key.
+    let pem = |inline: &Option<String>, file: &Option<String>, what: &str| match (inline, file) {
+        (Some(p), _) => Ok(Some(p.clone().into_bytes())),
+        (None, Some(f)) => std::fs::read(f)
+            .map(Some)
+            .with_context(|| format!("reading tls.{what}_file {f}")),
+        _ => Ok(None),
+    };
+    let client_cert_pem = pem(&b.tls.cert_pem, &b.tls.cert_file, "cert")?;
+    let client_key_pem = pem(&b.tls.key_pem, &b.tls.key_file, "key")?;
+    if client_cert_pem.is_some() != client_key_pem.is_some() {
+        anyhow::bail!("tls: cert_file and key_file are both required for a client certificate");
+    }
     let settings = |i: &jaeger_config::v2::EsIndexOptions| IndexSettings {
         shards: i.shards,
         replicas: i.replicas,
@@ -653,7 +691,10 @@ pub fn es_config(
         opensearch: e.opensearch,
         version: b.version,
         auth,
+        auth_file,
         ca_pem,
+        client_cert_pem,
+        client_key_pem,
         insecure_skip_verify: b.tls.insecure_skip_verify,
         custom_headers: b
             .custom_headers
@@ -772,5 +813,48 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("interrupt received, shutting down"),
         _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod es_config_tests {
+    use super::es_config;
+    use jaeger_config::v2::{ElasticsearchBackend, EsTokenAuth, GoDuration};
+    use jaeger_storage::elasticsearch::AuthFileKind;
+    use std::time::Duration;
+
+    #[test]
+    fn client_certificate_and_reloaded_token_file_are_mapped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).expect("write");
+            p.display().to_string()
+        };
+        let mut b = ElasticsearchBackend::default();
+        b.tls.cert_file = Some(file("c.pem", "CERT"));
+        b.tls.key_file = Some(file("k.pem", "KEY"));
+        b.auth.bearer_token = Some(EsTokenAuth {
+            file_path: Some(file("token", "t")),
+            from_context: false,
+            reload_interval: Some(GoDuration(Duration::from_secs(30))),
+        });
+        let section = jaeger_config::ElasticsearchStorage {
+            opensearch: true,
+            backend: b.clone(),
+        };
+        let c = es_config(&section).expect("config maps");
+        assert_eq!(c.client_cert_pem.as_deref(), Some(&b"CERT"[..]));
+        assert_eq!(c.client_key_pem.as_deref(), Some(&b"KEY"[..]));
+        let f = c.auth_file.expect("token file");
+        assert_eq!(f.kind, AuthFileKind::Bearer);
+        assert_eq!(f.reload_interval, Some(Duration::from_secs(30)));
+        // A certificate without its key stops start-up.
+        b.tls.key_file = None;
+        let section = jaeger_config::ElasticsearchStorage {
+            opensearch: true,
+            backend: b,
+        };
+        assert!(es_config(&section).is_err());
     }
 }

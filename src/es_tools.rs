@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use jaeger_config::humantime_serde_compat::parse_duration;
 use jaeger_storage::elasticsearch::index_tools::{self, CleanerOptions, RolloverOptions};
-use jaeger_storage::elasticsearch::{EsAuth, EsClient, EsConfig};
+use jaeger_storage::elasticsearch::{AuthFile, AuthFileKind, EsAuth, EsClient, EsConfig};
 
 /// Connection flags shared by both tools.
 #[derive(Clone, Debug, Args, Default)]
@@ -23,6 +23,22 @@ pub struct EsConnArgs {
     /// PEM CA bundle for TLS.
     #[arg(long = "es.tls.ca", env = "ES_TLS_CA")]
     pub ca: Option<std::path::PathBuf>,
+    /// PEM client certificate presented to the cluster (mTLS), with --es.tls.key.
+    #[arg(long = "es.tls.cert", env = "ES_TLS_CERT", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM private key of --es.tls.cert.
+    #[arg(long = "es.tls.key", env = "ES_TLS_KEY", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// File holding a bearer token (sent as `Authorization: Bearer <token>`).
+    #[arg(long = "es.token-file", env = "ES_TOKEN_FILE", conflicts_with_all = ["username", "api_key_file"])]
+    pub token_file: Option<std::path::PathBuf>,
+    /// File holding an encoded API key (sent as `Authorization: ApiKey <key>`).
+    #[arg(
+        long = "es.api-key-file",
+        env = "ES_API_KEY_FILE",
+        conflicts_with = "username"
+    )]
+    pub api_key_file: Option<std::path::PathBuf>,
     /// Request timeout (also the master timeout of deletes), e.g. 120s.
     #[arg(long, env = "TIMEOUT", value_parser = parse_secs, default_value = "120")]
     pub timeout: Duration,
@@ -45,14 +61,32 @@ impl EsConnArgs {
             },
             _ => EsAuth::None,
         };
-        let ca_pem = match &self.ca {
-            Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
-            None => None,
+        let file = |p: &Option<std::path::PathBuf>| -> anyhow::Result<Option<Vec<u8>>> {
+            match p {
+                Some(p) => Ok(Some(
+                    std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+                )),
+                None => Ok(None),
+            }
         };
+        // The tools run once: a secret file is read once.
+        let auth_file = match (&self.token_file, &self.api_key_file) {
+            (Some(p), _) => Some((AuthFileKind::Bearer, p)),
+            (None, Some(p)) => Some((AuthFileKind::ApiKey, p)),
+            _ => None,
+        }
+        .map(|(kind, path)| AuthFile {
+            kind,
+            path: path.clone(),
+            reload_interval: None,
+        });
         let config = EsConfig {
             server_urls: vec![url.to_string()],
             auth,
-            ca_pem,
+            auth_file,
+            ca_pem: file(&self.ca)?,
+            client_cert_pem: file(&self.cert)?,
+            client_key_pem: file(&self.key)?,
             insecure_skip_verify: self.skip_host_verify,
             query_timeout: Some(self.timeout),
             ..EsConfig::default()
@@ -198,4 +232,39 @@ pub fn run_rollover(args: RolloverArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        conn: EsConnArgs,
+    }
+
+    #[test]
+    fn secret_file_and_client_certificate_flags() {
+        let t = T::try_parse_from([
+            "t",
+            "--es.token-file=/run/token",
+            "--es.tls.cert=/c.pem",
+            "--es.tls.key=/k.pem",
+        ])
+        .expect("flags parse");
+        assert_eq!(t.conn.token_file.as_deref(), Some("/run/token".as_ref()));
+        assert_eq!(t.conn.cert.as_deref(), Some("/c.pem".as_ref()));
+        assert_eq!(t.conn.key.as_deref(), Some("/k.pem".as_ref()));
+        let t = T::try_parse_from(["t", "--es.api-key-file=/run/key"]).expect("flags parse");
+        assert_eq!(t.conn.api_key_file.as_deref(), Some("/run/key".as_ref()));
+        // A certificate needs its key; one kind of credentials at a time.
+        assert!(T::try_parse_from(["t", "--es.tls.cert=/c.pem"]).is_err());
+        assert!(T::try_parse_from(["t", "--es.token-file=/t", "--es.username=u"]).is_err());
+        assert!(T::try_parse_from(["t", "--es.token-file=/t", "--es.api-key-file=/k"]).is_err());
+        // A missing secret file is reported when the client is built.
+        let t = T::try_parse_from(["t", "--es.token-file=/nonexistent/token"]).expect("parse");
+        assert!(t.conn.client("http://127.0.0.1:9200").is_err());
+    }
 }

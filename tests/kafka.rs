@@ -328,3 +328,501 @@ fn zipkin_messages_are_read() {
     let j = all_in_one_consuming(tmp.path(), &broker, &topic, "zipkin_json");
     wait_for_spans(&j, "00000000000000000000000000005a11", 1);
 }
+
+/// A setting of the test broker from start.sh: the environment first, else the `env`
+/// file start.sh leaves in `JAEGER_TEST_KAFKA_DIR` (for runs with only the first two set).
+fn broker_setting(name: &str) -> Option<String> {
+    if let Ok(v) = std::env::var(name)
+        && !v.is_empty()
+    {
+        return Some(v);
+    }
+    let dir = std::env::var("JAEGER_TEST_KAFKA_DIR").ok()?;
+    let text = std::fs::read_to_string(std::path::Path::new(&dir).join("env")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+}
+
+/// The TLS and SASL listeners of the test broker and its throwaway certificates.
+struct Secured {
+    plain: String,
+    ssl: String,
+    sasl: String,
+    tls_dir: std::path::PathBuf,
+}
+
+/// User and password start.sh creates (SCRAM) and accepts (PLAIN) on the SASL listener.
+const SASL_USER: &str = "jaeger";
+const SASL_PASSWORD: &str = "jaeger-secret";
+
+fn secured_broker() -> Option<Secured> {
+    let plain = kafka_test_broker()?;
+    let (Some(ssl), Some(sasl), Some(tls_dir)) = (
+        broker_setting("JAEGER_TEST_KAFKA_SSL"),
+        broker_setting("JAEGER_TEST_KAFKA_SASL"),
+        broker_setting("JAEGER_TEST_KAFKA_TLS_DIR"),
+    ) else {
+        panic!(
+            "the Kafka test broker has no TLS/SASL listeners: restart tests/servers/kafka/start.sh"
+        );
+    };
+    Some(Secured {
+        plain,
+        ssl,
+        sasl,
+        tls_dir: tls_dir.into(),
+    })
+}
+
+impl Secured {
+    fn file(&self, name: &str) -> String {
+        self.tls_dir.join(name).display().to_string()
+    }
+}
+
+/// Waits for a process that should stop by itself; returns its exit status.
+fn wait_exit(j: &mut Jaeger, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = j.child.try_wait().expect("poll child") {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after {within:?}, expected it to stop:\n{}",
+            j.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A Jaeger v2 config: OTLP HTTP in, the memory store, the query service, and a `kafka`
+/// receiver with `receiver_extra` (TLS/SASL keys) reading `topic` from the start.
+fn consuming_yaml(
+    dir: &std::path::Path,
+    broker: &str,
+    topic: &str,
+    receiver_extra: &str,
+) -> String {
+    let path = dir.join(format!("{}.yaml", unique("ingester")));
+    std::fs::create_dir_all(dir).expect("mkdir");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [kafka]
+      exporters: [jaeger_storage_exporter]
+extensions:
+  jaeger_storage:
+    backends:
+      mem:
+        memory:
+          max_traces: 1000
+  jaeger_query:
+    storage:
+      traces: mem
+receivers:
+  kafka:
+    brokers: ["{broker}"]
+    group_id: "{group}"
+    initial_offset: earliest
+    traces:
+      topic: "{topic}"
+      encoding: otlp_proto
+{receiver_extra}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: mem
+"#,
+            group = unique("g"),
+        ),
+    )
+    .expect("write config");
+    path.display().to_string()
+}
+
+/// Collector (v1 flags, mTLS) → the broker's TLS listener → a receiver configured in
+/// YAML (`receivers.kafka.tls`) → query: the spans are readable.
+#[test]
+fn tls_between_collector_kafka_and_ingester() {
+    let Some(k) = secured_broker() else { return };
+    let topic = unique("tls");
+    kafka_create_topic(&k.plain, &topic, 1);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let c = JaegerBuilder::new(&tmp.path().join("collector"))
+        .arg("collector")
+        .arg("--storage=kafka")
+        .arg(format!("--kafka.producer.brokers={}", k.ssl))
+        .arg(format!("--kafka.producer.topic={topic}"))
+        .arg("--kafka.producer.batch-linger=5ms")
+        .arg("--kafka.producer.authentication=tls")
+        .arg(format!("--kafka.producer.tls.ca={}", k.file("ca.pem")))
+        .arg(format!(
+            "--kafka.producer.tls.cert={}",
+            k.file("client.pem")
+        ))
+        .arg(format!("--kafka.producer.tls.key={}", k.file("client.key")))
+        .start();
+    let tls = format!(
+        "    tls:\n      ca_file: \"{}\"\n      cert_file: \"{}\"\n      key_file: \"{}\"\n",
+        k.file("ca.pem"),
+        k.file("client.pem"),
+        k.file("client.key")
+    );
+    let yaml = consuming_yaml(tmp.path(), &k.ssl, &topic, &tls);
+    let j = JaegerBuilder::new(&tmp.path().join("store"))
+        .arg("--config")
+        .arg(yaml)
+        .start();
+    let trace = format!("{:032x}", 0x7150_0001u64);
+    post_two_span_trace(&c.otlp_http_url(), "tls-shop", &trace);
+    wait_for_spans(&j, &trace, 2);
+
+    // Without the test CA the broker's certificate is not trusted: the ingester stops
+    // at once and says why, instead of retrying forever.
+    let mut bad = JaegerBuilder::new(&tmp.path().join("untrusted"))
+        .arg("ingester")
+        .arg(format!("--kafka.consumer.brokers={}", k.ssl))
+        .arg(format!("--kafka.consumer.topic={topic}"))
+        .arg("--kafka.consumer.authentication=tls")
+        .arg(format!(
+            "--kafka.consumer.tls.cert={}",
+            k.file("client.pem")
+        ))
+        .arg(format!("--kafka.consumer.tls.key={}", k.file("client.key")))
+        .spawn();
+    let status = wait_exit(&mut bad, Duration::from_secs(30));
+    let logs = bad.logs();
+    assert!(!status.success(), "{logs}");
+    assert!(
+        logs.contains(&k.ssl) && logs.contains("certificate verify failed"),
+        "{logs}"
+    );
+}
+
+/// Collector with SCRAM-SHA-512 (YAML `exporters.kafka.auth.sasl`) → the SASL listener →
+/// an all-in-one consuming with SASL PLAIN (v1 flags): spans readable.
+#[test]
+fn sasl_scram_and_plain_between_collector_kafka_and_ingester() {
+    let Some(k) = secured_broker() else { return };
+    let topic = unique("sasl");
+    kafka_create_topic(&k.plain, &topic, 1);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let yaml = tmp.path().join("collector.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [kafka]
+receivers:
+  otlp:
+    protocols:
+      http:
+exporters:
+  kafka:
+    brokers: ["{broker}"]
+    traces:
+      topic: "{topic}"
+    producer:
+      linger: 5ms
+    auth:
+      sasl:
+        mechanism: SCRAM-SHA-512
+        username: {SASL_USER}
+        password: "${{env:KAFKA_TEST_PASSWORD}}"
+"#,
+            broker = k.sasl
+        ),
+    )
+    .expect("write config");
+    let c = JaegerBuilder::new(&tmp.path().join("collector"))
+        .env("KAFKA_TEST_PASSWORD", SASL_PASSWORD)
+        .arg("--config")
+        .arg(yaml.display().to_string())
+        .start();
+    let j = JaegerBuilder::new(&tmp.path().join("store"))
+        .arg(format!("--kafka.consumer.brokers={}", k.sasl))
+        .arg(format!("--kafka.consumer.topic={topic}"))
+        .arg(format!("--kafka.consumer.group-id={}", unique("g")))
+        .arg("--kafka.consumer.authentication=plaintext")
+        .arg(format!("--kafka.consumer.plaintext.username={SASL_USER}"))
+        .arg("--kafka.consumer.plaintext.mechanism=PLAIN")
+        .env("KAFKA_CONSUMER_PLAINTEXT_PASSWORD", SASL_PASSWORD)
+        .start();
+    let trace = format!("{:032x}", 0x5a51_0001u64);
+    post_two_span_trace(&c.otlp_http_url(), "sasl-shop", &trace);
+    wait_for_spans(&j, &trace, 2);
+    // The password is in neither process's log.
+    assert!(!c.logs().contains(SASL_PASSWORD), "{}", c.logs());
+    assert!(!j.logs().contains(SASL_PASSWORD), "{}", j.logs());
+}
+
+/// A wrong password stops the ingester and the collector at start-up with an error that
+/// names the broker and the SASL failure; neither hangs retrying.
+#[test]
+fn wrong_sasl_password_is_a_clear_error() {
+    let Some(k) = secured_broker() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let mut ingester = JaegerBuilder::new(&tmp.path().join("ingester"))
+        .arg("ingester")
+        .arg(format!("--kafka.consumer.brokers={}", k.sasl))
+        .arg("--kafka.consumer.authentication=plaintext")
+        .arg(format!("--kafka.consumer.plaintext.username={SASL_USER}"))
+        .arg("--kafka.consumer.plaintext.password=wrong")
+        .arg("--kafka.consumer.plaintext.mechanism=SCRAM-SHA-512")
+        .spawn();
+    let mut collector = JaegerBuilder::new(&tmp.path().join("collector"))
+        .arg("collector")
+        .arg("--storage=kafka")
+        .arg(format!("--kafka.producer.brokers={}", k.sasl))
+        .arg("--kafka.producer.authentication=plaintext")
+        .arg(format!("--kafka.producer.plaintext.username={SASL_USER}"))
+        .arg("--kafka.producer.plaintext.password=wrong")
+        .arg("--kafka.producer.plaintext.mechanism=SCRAM-SHA-256")
+        .spawn();
+    for (j, mechanism) in [
+        (&mut ingester, "SCRAM-SHA-512"),
+        (&mut collector, "SCRAM-SHA-256"),
+    ] {
+        let status = wait_exit(j, Duration::from_secs(30));
+        let logs = j.logs();
+        assert!(!status.success(), "{logs}");
+        assert!(logs.contains(&k.sasl), "the broker is named: {logs}");
+        assert!(
+            logs.contains("SASL authentication error") && logs.contains(mechanism),
+            "{logs}"
+        );
+        assert!(
+            logs.contains("refused the connection (sasl_plaintext)"),
+            "{logs}"
+        );
+    }
+    eprintln!("both stopped {:?} after start", started.elapsed());
+}
+
+/// A TCP proxy on the address the broker's PROXIED listener advertises (start.sh), that
+/// the test cuts and restores: "the broker" goes away for the clients behind it while
+/// the shared broker keeps serving the other tests.
+struct BrokerProxy {
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl BrokerProxy {
+    fn start(listen: &str, upstream: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(listen)
+            .unwrap_or_else(|e| panic!("bind the broker proxy on {listen}: {e}"));
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
+        let upstream = upstream.to_string();
+        let (d, c) = (down.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if d.load(Ordering::SeqCst) {
+                    // Down: closed at once, like a stopped broker's port.
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let (Ok(c1), Ok(s1), Ok(c2), Ok(s2)) = (
+                    client.try_clone(),
+                    server.try_clone(),
+                    client.try_clone(),
+                    server.try_clone(),
+                ) else {
+                    continue;
+                };
+                c.lock().expect("proxy lock").extend([c1, s1]);
+                pipe(c2, s2);
+                pipe(server, client);
+            }
+        });
+        Self { down, conns }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.conns.lock().expect("proxy lock").drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Posts a two-span trace; returns the status and the `Retry-After` header.
+fn try_post(url: &str, service: &str, trace: &str) -> (u16, Option<String>) {
+    let start = common::now_nanos() - 2_000_000_000;
+    let span = |id: &str, parent: &str, name: &str| {
+        serde_json::json!({"traceId": trace, "spanId": id, "parentSpanId": parent, "name": name,
+            "startTimeUnixNano": start.to_string(),
+            "endTimeUnixNano": (start + 5_000_000).to_string()})
+    };
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": [
+            span("00000000000000a1", "", "GET /"),
+            span("00000000000000a2", "00000000000000a1", "SELECT")
+        ]}]
+    }]});
+    let r = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .expect("OTLP post");
+    let retry_after = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (r.status().as_u16(), retry_after)
+}
+
+fn health_status(j: &Jaeger) -> u16 {
+    reqwest::blocking::get(format!("http://{}/status", j.ports.health))
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// The broker goes away while the collector is receiving: clients are told to retry
+/// (503 + Retry-After), the collector's health turns red, and once the broker is back
+/// every trace the collector acknowledged (and every retried one) is stored exactly once.
+#[test]
+fn broker_loss_answers_retry_and_loses_nothing_acknowledged() {
+    let Some(plain) = kafka_test_broker() else {
+        return;
+    };
+    let (Some(proxied), Some(proxy_addr)) = (
+        broker_setting("JAEGER_TEST_KAFKA_PROXIED"),
+        broker_setting("JAEGER_TEST_KAFKA_PROXY"),
+    ) else {
+        panic!(
+            "the Kafka test broker has no proxied listener: restart tests/servers/kafka/start.sh"
+        );
+    };
+    let proxy = BrokerProxy::start(&proxy_addr, &proxied);
+    let topic = unique("outage");
+    kafka_create_topic(&plain, &topic, 2);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The collector only knows the proxy; the consumer reads from the broker directly.
+    let c = collector(
+        &tmp.path().join("collector"),
+        &proxy_addr,
+        &topic,
+        "otlp_proto",
+    );
+    let j = all_in_one_consuming(&tmp.path().join("store"), &plain, &topic, "otlp_proto");
+    let url = c.otlp_http_url();
+
+    let mut acknowledged = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..10u64 {
+        let t = format!("{:032x}", 0x0a7a_0000u64 + i);
+        assert_eq!(
+            try_post(&url, "outage-shop", &t).0,
+            200,
+            "before the outage"
+        );
+        acknowledged.push(t);
+    }
+    proxy.cut();
+    // The producer's timeout (5 s) passes before a batch is refused.
+    let outage_start = Instant::now();
+    let mut statuses = Vec::new();
+    for i in 10..14u64 {
+        let t = format!("{:032x}", 0x0a7a_0000u64 + i);
+        let (status, retry_after) = try_post(&url, "outage-shop", &t);
+        statuses.push((status, retry_after.clone()));
+        match status {
+            200 => acknowledged.push(t),
+            503 => {
+                assert!(retry_after.is_some(), "503 without Retry-After");
+                refused.push(t);
+            }
+            other => panic!("unexpected status {other} during the outage\n{}", c.logs()),
+        }
+    }
+    assert!(
+        !refused.is_empty(),
+        "no request was refused while the broker was away: {statuses:?}\n{}",
+        c.logs()
+    );
+    assert_eq!(
+        health_status(&c),
+        503,
+        "health while Kafka does not acknowledge"
+    );
+    eprintln!(
+        "outage: {statuses:?} in {:?}; health 503",
+        outage_start.elapsed()
+    );
+
+    proxy.restore();
+    // Clients retry what was refused until it is taken.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for t in std::mem::take(&mut refused) {
+        loop {
+            let (status, _) = try_post(&url, "outage-shop", &t);
+            if status == 200 {
+                acknowledged.push(t);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still refused after the broker came back\n{}",
+                c.logs()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    for i in 14..20u64 {
+        let t = format!("{:032x}", 0x0a7a_0000u64 + i);
+        assert_eq!(try_post(&url, "outage-shop", &t).0, 200, "after the outage");
+        acknowledged.push(t);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health_status(&c) != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "health stays red after the broker came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for t in &acknowledged {
+        wait_for_spans(&j, t, 2);
+        let ids = span_ids(&j, t);
+        let distinct: BTreeSet<_> = ids.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            ids.len(),
+            "trace {t} holds a span twice: {ids:?}"
+        );
+    }
+    assert_eq!(acknowledged.len(), 20);
+}

@@ -533,6 +533,86 @@ pub struct KafkaExporterConfig {
     pub timeout: Duration,
     /// Messages buffered in the producer before clients are told to retry.
     pub queue_max_messages: usize,
+    /// TLS and SASL to the brokers; the default is plain text without authentication.
+    #[serde(skip_serializing_if = "KafkaAuthConfig::is_plain")]
+    pub auth: KafkaAuthConfig,
+}
+
+/// How a Kafka client connects to its brokers (`exporters.kafka.{tls,auth}`,
+/// `receivers.kafka.{tls,auth}`, `--kafka.{producer,consumer}.authentication`):
+/// neither set is plain text, `tls` alone is SSL, `sasl` alone SASL_PLAINTEXT, both
+/// SASL_SSL.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaAuthConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KafkaTlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl: Option<KafkaSaslConfig>,
+    /// Where the settings came from (`exporters.kafka`, `--kafka.producer`), so errors
+    /// name what the user wrote.
+    #[serde(skip)]
+    pub key: String,
+}
+
+impl KafkaAuthConfig {
+    /// Plain text, no authentication.
+    pub fn is_plain(&self) -> bool {
+        self.tls.is_none() && self.sasl.is_none()
+    }
+
+    /// librdkafka's `security.protocol`.
+    pub fn security_protocol(&self) -> &'static str {
+        match (self.tls.is_some(), self.sasl.is_some()) {
+            (false, false) => "plaintext",
+            (true, false) => "ssl",
+            (false, true) => "sasl_plaintext",
+            (true, true) => "sasl_ssl",
+        }
+    }
+}
+
+/// TLS to the brokers. Without `ca_file`/`ca_pem` the system's CAs are trusted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaTlsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// Client certificate (mTLS), with `key_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// An inline private key: a secret (masked by `print-config`, never logged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_pem: Option<String>,
+    /// Accept any broker certificate and host name (tests only).
+    pub insecure_skip_verify: bool,
+}
+
+/// SASL to the brokers: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSaslConfig {
+    pub mechanism: String,
+    pub username: String,
+    /// A secret: masked by `print-config`, never logged.
+    pub password: String,
+}
+
+/// The password stays out of logs and panics.
+impl std::fmt::Debug for KafkaSaslConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSaslConfig")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl Default for KafkaExporterConfig {
@@ -549,6 +629,7 @@ impl Default for KafkaExporterConfig {
             max_message_bytes: 1_000_000,
             timeout: Duration::from_secs(5),
             queue_max_messages: 100_000,
+            auth: KafkaAuthConfig::default(),
         }
     }
 }
@@ -573,6 +654,15 @@ pub struct KafkaReceiverConfig {
     /// How often stored offsets are committed.
     #[serde(with = "humantime_serde_compat")]
     pub commit_interval: Duration,
+    /// A member not heard from for this long leaves the group (its partitions move).
+    #[serde(with = "humantime_serde_compat")]
+    pub session_timeout: Duration,
+    /// How often the member tells the group coordinator it is alive.
+    #[serde(with = "humantime_serde_compat")]
+    pub heartbeat_interval: Duration,
+    /// TLS and SASL to the brokers; the default is plain text without authentication.
+    #[serde(skip_serializing_if = "KafkaAuthConfig::is_plain")]
+    pub auth: KafkaAuthConfig,
 }
 
 impl Default for KafkaReceiverConfig {
@@ -587,6 +677,11 @@ impl Default for KafkaReceiverConfig {
             parallelism: 100,
             max_message_bytes: 1024 * 1024,
             commit_interval: Duration::from_secs(1),
+            // Jaeger v2's receiver defaults: a crashed ingester's partitions move to the
+            // others after 10 s, not librdkafka's 45 s.
+            session_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(3),
+            auth: KafkaAuthConfig::default(),
         }
     }
 }

@@ -364,15 +364,85 @@ fn kafka_settings_this_build_cannot_honour_are_refused() {
     let zipkin = KAFKA_EXPORTER.replace("encoding: jaeger_json", "encoding: zipkin_json");
     let e = load_str(&zipkin).expect_err("zipkin is read only");
     assert!(e.contains("exporters.kafka.traces.encoding"), "{e}");
-    let sasl = KAFKA_EXPORTER.replace(
+    let kerberos = KAFKA_EXPORTER.replace(
         "    client_id: c1\n",
-        "    client_id: c1\n    auth:\n      sasl:\n        username: u\n        password: p\n        mechanism: PLAIN\n",
+        "    client_id: c1\n    auth:\n      kerberos:\n        username: u\n        password: p\n",
     );
-    let e = load_str(&sasl).expect_err("no SASL");
-    assert!(e.contains("exporters.kafka.auth"), "{e}");
+    let e = load_str(&kerberos).expect_err("no Kerberos");
+    assert!(e.contains("exporters.kafka.auth.kerberos"), "{e}");
+    let msk = KAFKA_EXPORTER.replace(
+        "    client_id: c1\n",
+        "    client_id: c1\n    auth:\n      sasl:\n        username: u\n        password: p\n        mechanism: AWS_MSK_IAM_OAUTHBEARER\n",
+    );
+    let e = load_str(&msk).expect_err("no AWS MSK IAM");
+    assert!(e.contains("exporters.kafka.auth.sasl.mechanism"), "{e}");
+    let half = KAFKA_EXPORTER.replace(
+        "    client_id: c1\n",
+        "    client_id: c1\n    tls:\n      cert_file: /c.pem\n",
+    );
+    let e = load_str(&half).expect_err("a certificate without its key");
+    assert!(e.contains("exporters.kafka.tls"), "{e}");
     let codec = KAFKA_EXPORTER.replace("compression: lz4", "compression: brotli");
     let e = load_str(&codec).expect_err("unknown codec");
     assert!(e.contains("exporters.kafka.producer.compression"), "{e}");
+}
+
+#[test]
+fn kafka_tls_and_sasl_map_to_the_clients() {
+    // Exporter: top-level `tls` and `auth.sasl` make SASL_SSL.
+    let yaml = KAFKA_EXPORTER.replace(
+        "    client_id: c1\n",
+        "    client_id: c1\n    tls:\n      ca_file: /ca.pem\n      cert_file: /c.pem\n      key_file: /k.pem\n    auth:\n      sasl:\n        username: u\n        password: secret-pw\n        mechanism: SCRAM-SHA-256\n",
+    );
+    let c = load_str(&yaml).expect("loads");
+    let a = c.runtime.kafka.exporter.clone().expect("exporter").auth;
+    assert_eq!(a.security_protocol(), "sasl_ssl");
+    let t = a.tls.expect("tls");
+    assert_eq!(t.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert_eq!(t.key_file.as_deref(), Some(std::path::Path::new("/k.pem")));
+    assert!(!t.insecure_skip_verify);
+    let s = a.sasl.expect("sasl");
+    assert_eq!(
+        (s.mechanism.as_str(), s.username.as_str()),
+        ("SCRAM-SHA-256", "u")
+    );
+    // The password never shows in print-config.
+    let printed = jaeger_config::v2::mask_secrets(&c.runtime).expect("mask");
+    assert!(!printed.contains("secret-pw"), "{printed}");
+    assert!(
+        printed.contains("sasl_ssl") || printed.contains("SCRAM-SHA-256"),
+        "{printed}"
+    );
+
+    // Deprecated places: `auth.tls` and `auth.plain_text` (SASL PLAIN).
+    let yaml = KAFKA_EXPORTER.replace(
+        "    client_id: c1\n",
+        "    client_id: c1\n    auth:\n      tls:\n        insecure_skip_verify: true\n      plain_text:\n        username: u\n        password: p\n",
+    );
+    let a = load_str(&yaml)
+        .expect("loads")
+        .runtime
+        .kafka
+        .exporter
+        .expect("exporter")
+        .auth;
+    assert_eq!(a.security_protocol(), "sasl_ssl");
+    assert!(a.tls.expect("tls").insecure_skip_verify);
+    assert_eq!(a.sasl.expect("sasl").mechanism, "PLAIN");
+
+    // `tls: {insecure: true}` without a CA is plain text, as OTel's configtls has it.
+    let yaml = KAFKA_EXPORTER.replace(
+        "    client_id: c1\n",
+        "    client_id: c1\n    tls:\n      insecure: true\n",
+    );
+    let a = load_str(&yaml)
+        .expect("loads")
+        .runtime
+        .kafka
+        .exporter
+        .expect("exporter")
+        .auth;
+    assert_eq!(a.security_protocol(), "plaintext");
 }
 
 #[test]
@@ -418,4 +488,25 @@ exporters:
     let e = load_str(&yaml.replace("initial_offset: latest", "initial_offset: middle"))
         .expect_err("bad offset");
     assert!(e.contains("receivers.kafka.initial_offset"), "{e}");
+    // Jaeger v2's defaults, and the keys when given.
+    assert_eq!(r.session_timeout, Duration::from_secs(10));
+    assert_eq!(r.heartbeat_interval, Duration::from_secs(3));
+    assert!(r.auth.is_plain());
+    let timed = yaml.replace(
+        "    group_id: g1\n",
+        "    group_id: g1\n    session_timeout: 45s\n    heartbeat_interval: 5s\n    auth:\n      sasl:\n        username: u\n        password: p\n        mechanism: SCRAM-SHA-512\n",
+    );
+    let r = load_str(&timed)
+        .expect("loads")
+        .runtime
+        .kafka
+        .receiver
+        .expect("receiver");
+    assert_eq!(r.session_timeout, Duration::from_secs(45));
+    assert_eq!(r.heartbeat_interval, Duration::from_secs(5));
+    assert_eq!(r.auth.security_protocol(), "sasl_plaintext");
+    assert_eq!(r.auth.key, "receivers.kafka");
+    let e = load_str(&timed.replace("heartbeat_interval: 5s", "heartbeat_interval: 50s"))
+        .expect_err("heartbeat longer than the session");
+    assert!(e.contains("receivers.kafka.heartbeat_interval"), "{e}");
 }

@@ -19,6 +19,10 @@
 //! scanned and must hold every span that was sent.
 //!
 //! It runs on mimalloc, the global allocator of the `jaeger` binary.
+//!
+//! `DECODE_ONLY=1`: no servers; decodes the OTLP protobuf requests with prost and with
+//! the receivers' decoder (`jaeger_ingest::otlp_proto`) in alternating rounds on the
+//! main thread and prints CPU ns per span of each (`ROUNDS`, default 10).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -77,6 +81,10 @@ fn main() {
     let stores = list("STORES", &["memory", "embedded"]);
     let protocols = list("PROTOCOLS", &PROTOCOLS);
     let requests = spans.div_ceil(batch);
+    if env("DECODE_ONLY", 0) == 1 {
+        decode_only(requests, batch, env("ROUNDS", 10));
+        return;
+    }
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -331,6 +339,37 @@ async fn post(stream: &mut tokio::net::TcpStream, path: &str, content_type: &str
             }
         }
     }
+}
+
+/// prost vs the receivers' decoder on the same bodies, rounds alternating so that a
+/// change in the machine's load hits both.
+fn decode_only(requests: usize, batch: usize, rounds: usize) {
+    // `Bytes`, as the receivers hand prost the body.
+    let bodies: Vec<bytes::Bytes> = (0..requests as u64)
+        .map(|i| request(i, batch).encode_to_vec().into())
+        .collect();
+    let spans = (requests * batch * rounds) as f64;
+    let (mut prost_cpu, mut ours_cpu) = (0.0, 0.0);
+    for _ in 0..rounds {
+        let t = process_cpu();
+        for b in &bodies {
+            let req = ExportTraceServiceRequest::decode(b.clone()).expect("prost decodes");
+            std::hint::black_box(req);
+        }
+        prost_cpu += process_cpu() - t;
+        let t = process_cpu();
+        for b in &bodies {
+            let req = jaeger_ingest::otlp_proto::decode_request(b).expect("decodes");
+            std::hint::black_box(req);
+        }
+        ours_cpu += process_cpu() - t;
+    }
+    println!(
+        "decode of {} spans x {rounds} rounds: prost {:.0} ns/span, otlp_proto {:.0} ns/span",
+        requests * batch,
+        prost_cpu * 1e9 / spans,
+        ours_cpu * 1e9 / spans
+    );
 }
 
 /// CPU seconds of the whole process, exited threads included.

@@ -34,9 +34,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jaeger_model::otlp::ResourceSpans;
-use jaeger_model::otlp::collector::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use jaeger_model::otlp::collector::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
 use tokio::net::TcpListener;
 
@@ -229,7 +227,7 @@ fn decode_body(
     let body = decompress(raw, compression, max)?;
     let len = body.len();
     let mut req = match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(body)
+        Encoding::Protobuf => crate::otlp_proto::decode_request(&body)
             .map_err(|e| Failure::BadRequest(format!("failed to decode OTLP protobuf: {e}")))?,
         Encoding::Json => crate::otlp_json::decode_request(&body).map_err(Failure::BadRequest)?,
     };
@@ -393,6 +391,7 @@ mod tests {
     use super::*;
     use crate::test_support::{RecordingWriter, spans_batch};
     use jaeger_config::QueueConfig;
+    use jaeger_model::otlp::collector::ExportTraceServiceRequest;
     use std::io::Write;
     use std::sync::Arc;
     use tower::ServiceExt;

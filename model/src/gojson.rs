@@ -47,6 +47,14 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Eight plain ASCII bytes at a time: most of a span's text needs no escape.
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            if !word_may_need_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
         let b = bytes[i];
         if !NEEDS_ESCAPE[b as usize] {
             i += 1;
@@ -89,6 +97,25 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of the eight bytes may need an escape: a control character, `"`, `\\`,
+/// `<`, `>`, `&`, or a non-ASCII byte (0xE2 may start U+2028/U+2029; the byte loop
+/// decides). Bit tricks from "Bit Twiddling Hacks" (haszero / hasless); a false positive
+/// only sends the word through the byte loop.
+#[inline]
+fn word_may_need_escape(v: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let less_than_space = v.wrapping_sub(ONES * 0x20) & !v & HIGH != 0;
+    v & HIGH != 0
+        || less_than_space
+        || has_zero(v ^ (ONES * b'"' as u64))
+        || has_zero(v ^ (ONES * b'\\' as u64))
+        || has_zero(v ^ (ONES * b'<' as u64))
+        || has_zero(v ^ (ONES * b'>' as u64))
+        || has_zero(v ^ (ONES * b'&' as u64))
 }
 
 /// Bytes that [`write_str`] cannot copy as they are: control characters, `"`, `\`,
@@ -293,6 +320,57 @@ mod tests {
             unsupported_float(f64::NEG_INFINITY),
             "json: unsupported value: -Inf"
         );
+    }
+
+    /// Go's encoding/json escaping, one character at a time.
+    fn escaped_like_go(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn every_escape_at_every_offset_of_a_word() {
+        let specials = [
+            "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}", "<", ">", "&",
+            "\u{2028}", "\u{2029}", "\u{2027}", "é", "€", "\u{7f}", " ", "~",
+        ];
+        for special in specials {
+            for at in 0..20 {
+                for len in [at, at + 1, at + 9, 24] {
+                    let mut s: String = "abcdefghijklmnopqrstuvwxyz".chars().take(at).collect();
+                    s.push_str(special);
+                    s.extend(
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            .chars()
+                            .take(len.saturating_sub(at)),
+                    );
+                    let mut out = Vec::new();
+                    write_str(&mut out, &s);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        escaped_like_go(&s),
+                        "{s:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use jaeger_storage::OperationQuery;
 
 use crate::error::{ApiError, Envelope, StructuredError, json_response};
 use crate::params::{self, Dependencies, GetTrace, Query, Search};
-use crate::{App, blocking, drop_later, path_segment};
+use crate::{App, blocking, on_query_thread, path_segment};
 
 type Result<T = Response, E = ApiError> = std::result::Result<T, E>;
 
@@ -82,19 +82,19 @@ pub async fn operations(State(app): State<Arc<App>>, uri: Uri) -> Result {
 pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let q = Query::parse(uri.query());
     let p = GetTrace::parse(&path_segment(&uri, 3), &q)?;
-    let trace = app
-        .service
-        .get_trace(p.params, p.raw)
-        .await?
-        .ok_or_else(ApiError::trace_not_found)?;
     let pretty = q.pretty();
-    let (body, garbage) = blocking(move || {
+    let service = app.service.clone();
+    let body = on_query_thread(move |rt| {
+        let trace = match rt.block_on(service.get_trace(p.params, p.raw)) {
+            Ok(Some(t)) => t,
+            Ok(None) => return (Err(ApiError::trace_not_found()), None),
+            Err(e) => return (Err(e.into()), None),
+        };
         let body = traces_body(std::slice::from_ref(&trace), Vec::new(), pretty);
-        (body, trace)
+        (body, Some(trace))
     })
-    .await?;
-    drop_later(garbage);
-    Ok(json_response(body?))
+    .await??;
+    Ok(json_response(body))
 }
 
 /// The envelope of UI traces. Compact JSON (every client but a human with
@@ -133,28 +133,35 @@ fn traces_body(traces: &[Trace], errors: Vec<StructuredError>, pretty: bool) -> 
 pub async fn search(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let q = Query::parse(uri.query());
     let p = Search::parse(&q, params::now_nanos())?;
-    let mut errors = Vec::new();
-    let traces = if p.trace_ids.is_empty() {
-        app.service.find_traces(&p.query, p.raw).await?
-    } else {
-        let mut found = Vec::with_capacity(p.trace_ids.len());
-        for id in &p.trace_ids {
-            match app.service.get_trace(p.get_params(*id), p.raw).await? {
-                Some(t) => found.push(t),
-                // A missing id is reported beside the data, with status 200.
-                None => errors.push(StructuredError {
-                    code: 0,
-                    msg: ApiError::TRACE_NOT_FOUND.into(),
-                    trace_id: id.to_jaeger_string(),
-                }),
-            }
-        }
-        found
-    };
     let pretty = q.pretty();
-    let (body, garbage) = blocking(move || (traces_body(&traces, errors, pretty), traces)).await?;
-    drop_later(garbage);
-    Ok(json_response(body?))
+    let service = app.service.clone();
+    let body = on_query_thread(move |rt| {
+        let found = rt.block_on(async {
+            if p.trace_ids.is_empty() {
+                return Ok((service.find_traces(&p.query, p.raw).await?, Vec::new()));
+            }
+            let mut found = Vec::with_capacity(p.trace_ids.len());
+            let mut errors = Vec::new();
+            for id in &p.trace_ids {
+                match service.get_trace(p.get_params(*id), p.raw).await? {
+                    Some(t) => found.push(t),
+                    // A missing id is reported beside the data, with status 200.
+                    None => errors.push(StructuredError {
+                        code: 0,
+                        msg: ApiError::TRACE_NOT_FOUND.into(),
+                        trace_id: id.to_jaeger_string(),
+                    }),
+                }
+            }
+            Ok::<_, ApiError>((found, errors))
+        });
+        match found {
+            Ok((traces, errors)) => (traces_body(&traces, errors, pretty), traces),
+            Err(e) => (Err(e), Vec::new()),
+        }
+    })
+    .await??;
+    Ok(json_response(body))
 }
 
 /// `GET /api/dependencies?endTs=&lookback=&service=`.

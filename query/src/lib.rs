@@ -301,6 +301,32 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("internal error: {e}")))
 }
 
+/// Runs `work` on one blocking thread marked for store work
+/// ([`jaeger_storage::offload`]): the storage read (through the runtime handle it is
+/// given), the adjusters and the JSON all run there, and the garbage `work` returns (the
+/// trace) is freed there after the answer is handed over. Memory allocated and freed on
+/// one thread is far cheaper to free, and the client does not wait for it.
+pub(crate) async fn on_query_thread<T, G>(
+    work: impl FnOnce(&tokio::runtime::Handle) -> (T, G) + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    G: Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        jaeger_storage::offload::on_marked_thread(|| {
+            let (answer, garbage) = work(&handle);
+            // The receiver is gone only if the client went away; nothing to do then.
+            let _ = tx.send(answer);
+            drop(garbage);
+        })
+    });
+    rx.await
+        .map_err(|_| ApiError::Internal("internal error: the query task failed".into()))
+}
+
 /// Frees large values (whole traces) on a blocking thread after the response is built:
 /// freeing ten thousand spans takes milliseconds the client should not wait for.
 pub(crate) fn drop_later<T: Send + 'static>(v: T) {

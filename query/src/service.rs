@@ -124,9 +124,10 @@ impl QueryService {
         if !truncate && (raw || self.adjusters.is_empty()) {
             return Ok(traces);
         }
-        // Adjusters walk every span: keep that work off the async workers.
+        // Adjusters walk every span: keep that work off the async workers (inline when
+        // the caller is already on a blocking thread, see `on_query_thread`).
         let adjusters = (!raw).then(|| self.adjusters.clone());
-        tokio::task::spawn_blocking(move || {
+        jaeger_storage::offload::run(move || {
             for t in traces.iter_mut() {
                 truncate_trace(t, max);
                 if let Some(a) = &adjusters {

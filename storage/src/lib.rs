@@ -16,6 +16,7 @@ pub mod elasticsearch;
 pub mod embedded;
 pub mod grpc;
 pub mod memory;
+pub mod offload;
 pub mod sampling;
 pub mod span_links;
 

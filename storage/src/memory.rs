@@ -128,7 +128,7 @@ impl MemoryStore {
         F: FnOnce(&State) -> Result<T> + Send + 'static,
     {
         let state = self.state.clone();
-        tokio::task::spawn_blocking(move || f(&state))
+        crate::offload::run(move || f(&state))
             .await
             .map_err(|e| StorageError::Unavailable(format!("memory store task failed: {e}")))?
     }

@@ -381,7 +381,7 @@ pub fn to_runtime(v2: &JaegerV2Config) -> Result<RuntimeMapping, ConfigError> {
                 ),
             ));
         }
-        config.kafka.exporter = Some(kafka_exporter(id, k)?);
+        config.kafka.exporter = Some(kafka_exporter(id, k, &mut warnings)?);
     }
 
     // Query service: runs only when listed in `service.extensions`.
@@ -697,7 +697,7 @@ fn receivers(
                 config.zipkin.tls =
                     tls_files(&format!("receivers.{id}.tls"), z.tls.as_ref(), warnings)?;
             }
-            Receiver::Kafka(k) => config.kafka.receiver = Some(kafka_receiver(id, k)?),
+            Receiver::Kafka(k) => config.kafka.receiver = Some(kafka_receiver(id, k, warnings)?),
             Receiver::Nop(_) => {}
         }
     }
@@ -713,40 +713,152 @@ fn broker_list(l: &super::common::StringList) -> Vec<String> {
         .collect()
 }
 
-/// TLS and SASL to Kafka are not built in (librdkafka without OpenSSL/SASL): refuse
-/// rather than connect in plain text to a broker that expects them.
-fn kafka_security(
+/// `tls` and `auth` of a Kafka exporter or receiver as the client's security settings.
+/// What librdkafka cannot do (Kerberos, AWS MSK IAM, a TLS server name override) is
+/// refused by path rather than connecting some other way than the file says.
+fn kafka_auth(
     path: &str,
     tls: Option<&super::common::TlsClientConfig>,
     auth: Option<&super::components::KafkaAuth>,
-) -> Result<(), ConfigError> {
-    if tls.is_some_and(|t| !t.insecure) {
+    warnings: &mut Vec<String>,
+) -> Result<crate::KafkaAuthConfig, ConfigError> {
+    let mut out = crate::KafkaAuthConfig {
+        key: path.to_string(),
+        ..Default::default()
+    };
+    // `tls` beside the brokers is the current place; `auth.tls` the deprecated one.
+    let tls = match (tls, auth.and_then(|a| a.tls.as_ref())) {
+        (Some(t), _) => Some((format!("{path}.tls"), t)),
+        (None, Some(t)) => Some((format!("{path}.auth.tls"), t)),
+        (None, None) => None,
+    };
+    if let Some((tpath, t)) = tls {
+        out.tls = kafka_tls(&tpath, t, warnings)?;
+    }
+    let Some(a) = auth else {
+        return Ok(out);
+    };
+    if a.kerberos.is_some() {
         return Err(ConfigError::invalid(
-            format!("{path}.tls"),
-            "TLS to Kafka is not supported by this build; use `tls: {insecure: true}` or leave it out",
+            format!("{path}.auth.kerberos"),
+            "Kerberos (GSSAPI) to Kafka is not supported by this build; use auth.sasl (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and/or tls",
         ));
     }
-    if let Some(a) = auth
-        && (a.plain_text.is_some()
-            || a.sasl.is_some()
-            || a.kerberos.is_some()
-            || a.tls.as_ref().is_some_and(|t| !t.insecure))
-    {
+    if a.plain_text.is_some() && a.sasl.is_some() {
         return Err(ConfigError::invalid(
             format!("{path}.auth"),
-            "SASL, Kerberos and TLS authentication to Kafka are not supported by this build",
+            "plain_text and sasl are both set; keep one (plain_text is SASL PLAIN)",
         ));
     }
-    Ok(())
+    if let Some(p) = &a.plain_text {
+        out.sasl = Some(kafka_sasl(
+            &format!("{path}.auth.plain_text"),
+            "PLAIN",
+            &p.username,
+            &p.password,
+        )?);
+    }
+    if let Some(s) = &a.sasl {
+        out.sasl = Some(kafka_sasl(
+            &format!("{path}.auth.sasl"),
+            &s.mechanism,
+            &s.username,
+            &s.password,
+        )?);
+    }
+    Ok(out)
+}
+
+/// OTel's Kafka TLS block: present is TLS, except `insecure: true` without a CA, which
+/// is plain text (what configtls' `LoadTLSConfig` returns for it).
+fn kafka_tls(
+    path: &str,
+    t: &super::common::TlsClientConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Option<crate::KafkaTlsConfig>, ConfigError> {
+    if t.insecure && t.ca_file.is_none() && t.ca_pem.is_none() {
+        return Ok(None);
+    }
+    if t.server_name_override.is_some() {
+        return Err(ConfigError::invalid(
+            format!("{path}.server_name_override"),
+            "not supported by this build's Kafka client: the broker's certificate must name the host in `brokers` (or set insecure_skip_verify)",
+        ));
+    }
+    let has_cert = t.cert_file.is_some() || t.cert_pem.is_some();
+    let has_key = t.key_file.is_some() || t.key_pem.is_some();
+    if has_cert != has_key {
+        return Err(ConfigError::invalid(
+            path,
+            "cert_file and key_file are both required for a client certificate",
+        ));
+    }
+    for (k, set) in [
+        ("min_version", t.min_version.is_some()),
+        ("max_version", t.max_version.is_some()),
+        ("cipher_suites", !t.cipher_suites.is_empty()),
+        ("curve_preferences", !t.curve_preferences.is_empty()),
+        ("reload_interval", t.reload_interval.is_some()),
+    ] {
+        if set {
+            warnings.push(format!(
+                "{path}.{k} is not acted on: the Kafka client uses OpenSSL's defaults"
+            ));
+        }
+    }
+    Ok(Some(crate::KafkaTlsConfig {
+        ca_file: t.ca_file.as_ref().map(Into::into),
+        ca_pem: t.ca_pem.clone(),
+        cert_file: t.cert_file.as_ref().map(Into::into),
+        cert_pem: t.cert_pem.clone(),
+        key_file: t.key_file.as_ref().map(Into::into),
+        key_pem: t.key_pem.clone(),
+        insecure_skip_verify: t.insecure_skip_verify,
+    }))
+}
+
+fn kafka_sasl(
+    path: &str,
+    mechanism: &str,
+    username: &str,
+    password: &str,
+) -> Result<crate::KafkaSaslConfig, ConfigError> {
+    let mechanism = match mechanism {
+        m @ ("PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") => m,
+        "AWS_MSK_IAM_OAUTHBEARER" | "AWS_MSK_IAM" => {
+            return Err(ConfigError::invalid(
+                format!("{path}.mechanism"),
+                "AWS MSK IAM is not supported by this build; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            ));
+        }
+        other => {
+            return Err(ConfigError::invalid(
+                format!("{path}.mechanism"),
+                format!("{other:?} is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+            ));
+        }
+    };
+    if username.is_empty() {
+        return Err(ConfigError::invalid(
+            format!("{path}.username"),
+            "required for SASL",
+        ));
+    }
+    Ok(crate::KafkaSaslConfig {
+        mechanism: mechanism.into(),
+        username: username.into(),
+        password: password.into(),
+    })
 }
 
 /// `exporters.kafka` as the collector's producer settings.
 fn kafka_exporter(
     id: &str,
     k: &super::components::KafkaExporter,
+    warnings: &mut Vec<String>,
 ) -> Result<crate::KafkaExporterConfig, ConfigError> {
     let base = format!("exporters.{id}");
-    kafka_security(&base, k.tls.as_ref(), k.auth.as_ref())?;
+    let auth = kafka_auth(&base, k.tls.as_ref(), k.auth.as_ref(), warnings)?;
     let encoding = k.trace_encoding().to_string();
     if encoding.starts_with("zipkin_") {
         return Err(ConfigError::invalid(
@@ -798,6 +910,7 @@ fn kafka_exporter(
         max_message_bytes: usize::try_from(p.max_message_bytes).unwrap_or(usize::MAX),
         timeout: k.timeout.0,
         queue_max_messages: d.queue_max_messages,
+        auth,
     })
 }
 
@@ -805,9 +918,10 @@ fn kafka_exporter(
 fn kafka_receiver(
     id: &str,
     k: &super::components::KafkaReceiver,
+    warnings: &mut Vec<String>,
 ) -> Result<crate::KafkaReceiverConfig, ConfigError> {
     let base = format!("receivers.{id}");
-    kafka_security(&base, k.tls.as_ref(), k.auth.as_ref())?;
+    let auth = kafka_auth(&base, k.tls.as_ref(), k.auth.as_ref(), warnings)?;
     if !["earliest", "latest"].contains(&k.initial_offset.as_str()) {
         return Err(ConfigError::invalid(
             format!("{base}.initial_offset"),
@@ -815,6 +929,29 @@ fn kafka_receiver(
         ));
     }
     let d = crate::KafkaReceiverConfig::default();
+    let session_timeout = k
+        .session_timeout
+        .as_ref()
+        .map_or(d.session_timeout, |t| t.0);
+    let heartbeat_interval = k
+        .heartbeat_interval
+        .as_ref()
+        .map_or(d.heartbeat_interval, |t| t.0);
+    // librdkafka refuses these at start-up with a less helpful message.
+    if session_timeout < std::time::Duration::from_millis(1) {
+        return Err(ConfigError::invalid(
+            format!("{base}.session_timeout"),
+            "must be positive",
+        ));
+    }
+    if heartbeat_interval < std::time::Duration::from_millis(1)
+        || heartbeat_interval >= session_timeout
+    {
+        return Err(ConfigError::invalid(
+            format!("{base}.heartbeat_interval"),
+            format!("must be positive and shorter than session_timeout ({session_timeout:?})"),
+        ));
+    }
     Ok(crate::KafkaReceiverConfig {
         brokers: broker_list(&k.brokers),
         topics: k.trace_topics(),
@@ -829,6 +966,9 @@ fn kafka_receiver(
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(d.max_message_bytes),
         commit_interval: k.autocommit.interval.0,
+        session_timeout,
+        heartbeat_interval,
+        auth,
     })
 }
 

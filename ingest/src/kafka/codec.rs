@@ -144,7 +144,8 @@ pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<Vec<ResourceSpans>, 
         reason,
     };
     match encoding {
-        Encoding::OtlpProto => ExportTraceServiceRequest::decode(payload)
+        // The receivers' decoder: prost's result with fewer instructions.
+        Encoding::OtlpProto => crate::otlp_proto::decode_request(payload)
             .map(|r| r.resource_spans)
             .map_err(|e| err(e.to_string())),
         Encoding::OtlpJson => jaeger_model::otlp_json_decode::decode_request(payload)
@@ -957,5 +958,30 @@ mod tests {
         };
         assert!(decode(Encoding::JaegerProto, &bad.encode_to_vec()).is_err());
         assert!(decode(Encoding::JaegerJson, br#"{"traceId":"!!"}"#).is_err());
+    }
+
+    /// The `kafka_codec` fuzz target's seeds (selector byte + payload) are real messages.
+    #[test]
+    fn fuzz_seeds_decode() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/kafka_codec");
+        let order = [
+            Encoding::OtlpProto,
+            Encoding::OtlpJson,
+            Encoding::JaegerProto,
+            Encoding::JaegerJson,
+            Encoding::ZipkinProto,
+            Encoding::ZipkinJson,
+            Encoding::ZipkinThrift,
+        ];
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).expect("seed corpus") {
+            let data = std::fs::read(entry.expect("entry").path()).expect("seed");
+            let enc = order[usize::from(data[0]) % order.len()];
+            let batch = decode(enc, &data[1..]).unwrap_or_else(|e| panic!("{enc:?}: {e}"));
+            assert_eq!(jaeger_model::trace::span_count(&batch), 1, "{enc:?}");
+            seen |= 1 << (data[0] as usize % order.len());
+        }
+        assert_eq!(seen, 0b111_1111, "a seed per encoding");
     }
 }

@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use super::KafkaError;
 use super::codec::{self, Encoding};
 use super::metrics as m;
+use super::security::{self, BrokerErrors};
 use crate::SpanQueue;
 
 /// Payloads larger than this are decoded off the async workers.
@@ -38,8 +39,11 @@ const DECODE_INLINE_BYTES: usize = 64 * 1024;
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
-/// Publishes librdkafka's per-partition consumer lag as a gauge.
-struct LagContext;
+/// Publishes librdkafka's per-partition consumer lag as a gauge, and keeps what it
+/// reports about the brokers.
+struct LagContext {
+    errors: Arc<BrokerErrors>,
+}
 
 impl ClientContext for LagContext {
     fn stats(&self, stats: Statistics) {
@@ -64,7 +68,11 @@ impl ClientContext for LagContext {
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         ::metrics::counter!(m::CONSUMER_ERRORS).increment(1);
-        tracing::warn!(error = %error, "Kafka consumer: {reason}");
+        self.errors.record(&error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.errors.log(level, fac, message);
     }
 }
 
@@ -125,26 +133,41 @@ pub async fn run_consumer(
             });
         }
     };
-    let consumer: Arc<StreamConsumer<LagContext>> = Arc::new(
-        ClientConfig::new()
-            .set("bootstrap.servers", cfg.brokers.join(","))
-            .set("group.id", &cfg.group_id)
-            .set("client.id", &cfg.client_id)
-            .set("enable.auto.commit", "true")
-            .set(
-                "auto.commit.interval.ms",
-                cfg.commit_interval.as_millis().max(1).to_string(),
-            )
-            // Offsets are stored by us, after the write.
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", offset_reset)
-            // Jaeger v2's receiver defaults: a crashed ingester's partitions move to the
-            // others after 10 s, not librdkafka's 45 s.
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "3000")
-            .set("statistics.interval.ms", "5000")
-            .create_with_context(LagContext)?,
-    );
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", cfg.brokers.join(","))
+        .set("group.id", &cfg.group_id)
+        .set("client.id", &cfg.client_id)
+        .set("enable.auto.commit", "true")
+        .set(
+            "auto.commit.interval.ms",
+            cfg.commit_interval.as_millis().max(1).to_string(),
+        )
+        // Offsets are stored by us, after the write.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", offset_reset)
+        .set(
+            "session.timeout.ms",
+            cfg.session_timeout.as_millis().max(1).to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            cfg.heartbeat_interval.as_millis().max(1).to_string(),
+        )
+        .set("statistics.interval.ms", "5000");
+    security::apply(&mut c, &cfg.auth)?;
+    let errors = Arc::new(BrokerErrors::default());
+    let consumer: Arc<StreamConsumer<LagContext>> =
+        Arc::new(c.create_with_context(LagContext {
+            errors: errors.clone(),
+        })?);
+    let probe = consumer.clone();
+    security::check(
+        move |wait| probe.fetch_metadata(None, wait).map(|_| ()),
+        &errors,
+        &cfg.brokers.join(","),
+        &cfg.auth,
+    )
+    .await?;
     let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(

@@ -19,21 +19,41 @@ use jaeger_storage::{
     StorageHealth,
 };
 use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use super::KafkaError;
 use super::codec::{self, Encoding};
 use super::metrics as m;
+use super::security::{self, BrokerErrors};
 
 /// Room left for the key and record overhead inside librdkafka's `message.max.bytes`.
 const RECORD_OVERHEAD: usize = 512;
 /// Batches with more spans are encoded off the async workers.
 const ENCODE_INLINE_SPANS: usize = 256;
 
+/// Keeps what librdkafka reports about the brokers, for error messages and health.
+struct ProducerContext {
+    errors: Arc<BrokerErrors>,
+}
+
+impl ClientContext for ProducerContext {
+    fn error(&self, error: RdKafkaError, reason: &str) {
+        self.errors.record(&error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.errors.log(level, fac, message);
+    }
+}
+
 /// Produces spans to a Kafka topic.
 pub struct KafkaExporter {
-    producer: FutureProducer,
+    producer: FutureProducer<ProducerContext>,
+    errors: Arc<BrokerErrors>,
+    brokers: String,
+    auth: jaeger_config::KafkaAuthConfig,
     topic: String,
     encoding: Encoding,
     max_payload: usize,
@@ -42,7 +62,8 @@ pub struct KafkaExporter {
 }
 
 impl KafkaExporter {
-    /// Builds the producer (it connects lazily). Call inside a Tokio runtime.
+    /// Builds the producer (it connects lazily; see [`Self::check_brokers`]). Call inside
+    /// a Tokio runtime.
     pub fn new(cfg: &KafkaExporterConfig) -> Result<Arc<Self>, KafkaError> {
         let encoding = Encoding::parse(&cfg.encoding)?;
         if !encoding.can_encode() {
@@ -104,17 +125,25 @@ impl KafkaExporter {
         if let Some(level) = cfg.compression_level {
             c.set("compression.level", level.to_string());
         }
-        let producer: FutureProducer = c.create()?;
+        security::apply(&mut c, &cfg.auth)?;
+        let errors = Arc::new(BrokerErrors::default());
+        let producer: FutureProducer<ProducerContext> = c.create_with_context(ProducerContext {
+            errors: errors.clone(),
+        })?;
         tracing::info!(
             brokers = %cfg.brokers.join(","),
             topic = %cfg.topic,
             encoding = encoding.name(),
             acks,
             compression,
+            security = cfg.auth.security_protocol(),
             "spans are written to Kafka"
         );
         Ok(Arc::new(Self {
             producer,
+            errors,
+            brokers: cfg.brokers.join(","),
+            auth: cfg.auth.clone(),
             topic: cfg.topic.clone(),
             encoding,
             max_payload: max_bytes - RECORD_OVERHEAD,
@@ -131,6 +160,19 @@ impl KafkaExporter {
             dependencies: self.clone(),
             health: self.clone(),
         }
+    }
+
+    /// Asks the brokers for metadata: an error when they refuse the TLS handshake or the
+    /// credentials (the collector then stops with it); unreachable brokers are logged.
+    pub async fn check_brokers(self: &Arc<Self>) -> Result<(), KafkaError> {
+        let p = self.producer.clone();
+        security::check(
+            move |wait| p.client().fetch_metadata(None, wait).map(|_| ()),
+            &self.errors,
+            &self.brokers,
+            &self.auth,
+        )
+        .await
     }
 
     /// Waits up to `timeout` for buffered messages to be delivered (on shutdown, after
@@ -177,7 +219,10 @@ impl SpanWriter for KafkaExporter {
                         }
                         _ => "delivery",
                     };
-                    return Err(self.refuse(reason, format!("Kafka producer: {e}")));
+                    return Err(self.refuse(
+                        reason,
+                        format!("Kafka producer: {e}{}", self.errors.describe()),
+                    ));
                 }
             }
         }
@@ -186,7 +231,10 @@ impl SpanWriter for KafkaExporter {
                 Ok(Ok(_)) => {}
                 Ok(Err((e, _))) => {
                     self.healthy.store(false, Ordering::Relaxed);
-                    return Err(self.refuse("delivery", format!("Kafka delivery: {e}")));
+                    return Err(self.refuse(
+                        "delivery",
+                        format!("Kafka delivery: {e}{}", self.errors.describe()),
+                    ));
                 }
                 Err(_) => {
                     return Err(self.refuse("delivery", "Kafka producer stopped".into()));
@@ -194,6 +242,7 @@ impl SpanWriter for KafkaExporter {
             }
         }
         self.healthy.store(true, Ordering::Relaxed);
+        self.errors.clear();
         ::metrics::counter!(m::PRODUCED_MESSAGES, "topic" => self.topic.clone())
             .increment(messages.len() as u64);
         ::metrics::counter!(m::PRODUCED_SPANS, "topic" => self.topic.clone())

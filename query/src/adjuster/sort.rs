@@ -78,7 +78,11 @@ pub(crate) fn sort_attributes(attrs: &mut Vec<KeyValue>) {
     {
         return;
     }
-    attrs.sort_by(|a, b| key_cmp(&a.key, &b.key));
+    if attrs.len() <= SMALL {
+        sort_small(attrs);
+    } else {
+        attrs.sort_by(|a, b| key_cmp(&a.key, &b.key));
+    }
     // After a stable sort the last of equal keys is the last one given: move its value
     // into the entry that stays.
     attrs.dedup_by(|later, kept| {
@@ -91,19 +95,61 @@ pub(crate) fn sort_attributes(attrs: &mut Vec<KeyValue>) {
     });
 }
 
+/// Attribute lists up to this long are sorted through [`sort_small`].
+const SMALL: usize = 32;
+
+/// The stable sort by key of a short list, done on (key prefix, position) pairs on the
+/// stack and then applied in place: a `KeyValue` is 64 bytes and an insertion sort of a
+/// reversed list moves each of them many times, a pair is 16 bytes and each attribute
+/// then moves once. Equal keys keep their order (position breaks ties).
+fn sort_small(attrs: &mut [KeyValue]) {
+    let n = attrs.len();
+    debug_assert!(n <= SMALL);
+    let mut order = [(0u64, 0u32); SMALL];
+    for (i, kv) in attrs.iter().enumerate() {
+        order[i] = (key_prefix(&kv.key), i as u32);
+    }
+    let order = &mut order[..n];
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| attrs[a.1 as usize].key.cmp(&attrs[b.1 as usize].key))
+            .then(a.1.cmp(&b.1))
+    });
+    // `order[i].1` is the position whose attribute goes to `i`: follow each cycle of
+    // that permutation once, marking placed slots with `u32::MAX`.
+    for start in 0..n {
+        if order[start].1 == u32::MAX || order[start].1 as usize == start {
+            continue;
+        }
+        let mut at = start;
+        loop {
+            let from = order[at].1 as usize;
+            order[at].1 = u32::MAX;
+            if from == start {
+                break;
+            }
+            attrs.swap(at, from);
+            at = from;
+        }
+    }
+}
+
+/// The first eight bytes of a key as a big-endian integer, zero padded: comparing two
+/// of them orders keys as bytes wherever the prefixes differ.
+fn key_prefix(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut p = [0u8; 8];
+    let n = b.len().min(8);
+    p[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(p)
+}
+
 /// Byte order of two keys, as `str::cmp`, deciding most pairs on their first eight
 /// bytes as one integer rather than a `memcmp` call per comparison.
 fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     // Zero padding keeps byte order: where padded prefixes differ, either both bytes
     // are real or the shorter key is a prefix of the other, hence smaller.
-    fn prefix(s: &str) -> u64 {
-        let b = s.as_bytes();
-        let mut p = [0u8; 8];
-        let n = b.len().min(8);
-        p[..n].copy_from_slice(&b[..n]);
-        u64::from_be_bytes(p)
-    }
-    prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+    key_prefix(a).cmp(&key_prefix(b)).then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
@@ -217,6 +263,47 @@ mod tests {
             for b in keys {
                 assert_eq!(key_cmp(a, b), a.cmp(b), "{a:?} vs {b:?}");
             }
+        }
+    }
+
+    #[test]
+    fn small_sort_equals_the_stable_sort() {
+        // Deterministic pseudo-random lists: lengths up to past the small-list bound,
+        // few distinct keys so that equal keys are common.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let names = [
+            "a",
+            "b",
+            "attr.1",
+            "attr.10",
+            "attr.2",
+            "abcdefghij",
+            "abcdefghi",
+            "",
+        ];
+        for _ in 0..2_000 {
+            let n = (next() % (SMALL as u64 + 3)) as usize;
+            let attrs: Vec<KeyValue> = (0..n)
+                .map(|i| {
+                    let k = names[(next() % names.len() as u64) as usize];
+                    kv(k, Value::IntValue(i as i64))
+                })
+                .collect();
+            let mut expected = attrs.clone();
+            expected.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut got = attrs.clone();
+            if got.len() <= SMALL {
+                sort_small(&mut got);
+            } else {
+                got.sort_by(|a, b| key_cmp(&a.key, &b.key));
+            }
+            assert_eq!(got, expected, "from {attrs:?}");
         }
     }
 

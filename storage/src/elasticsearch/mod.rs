@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use elasticsearch::auth::Credentials;
+use elasticsearch::auth::{ClientCertificate, Credentials};
 use elasticsearch::cert::{Certificate, CertificateValidation};
 pub use elasticsearch::http::Method;
 use elasticsearch::http::Url;
@@ -57,6 +57,30 @@ pub enum EsAuth {
     ApiKey(String),
 }
 
+/// Which secret a file holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuthFileKind {
+    Bearer,
+    /// `ApiKey <base64 id:key>`.
+    ApiKey,
+    /// The password of basic auth for `username`.
+    BasicPassword {
+        username: String,
+    },
+}
+
+/// A secret read from a file at start and, with `reload_interval`, read again when a
+/// request is sent that long after the last read (Jaeger v2's `auth.*.file_path` /
+/// `password_file` with `reload_interval`), so rotated tokens take effect without a
+/// restart. Overrides [`EsConfig::auth`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthFile {
+    pub kind: AuthFileKind,
+    pub path: std::path::PathBuf,
+    /// `None` or zero: read once.
+    pub reload_interval: Option<Duration>,
+}
+
 /// How one index kind rotates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rotation {
@@ -87,6 +111,13 @@ pub struct EsConfig {
     pub auth: EsAuth,
     /// PEM CA certificate(s) trusted for https URLs.
     pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate chain presented to the cluster (mTLS), with
+    /// `client_key_pem`.
+    pub client_cert_pem: Option<Vec<u8>>,
+    /// PEM private key of `client_cert_pem` (PKCS#8, PKCS#1 or SEC1).
+    pub client_key_pem: Option<Vec<u8>>,
+    /// A secret kept in a file, re-read on an interval; replaces `auth`.
+    pub auth_file: Option<AuthFile>,
     pub insecure_skip_verify: bool,
     pub custom_headers: Vec<(String, String)>,
     pub http_compression: bool,
@@ -126,6 +157,9 @@ impl Default for EsConfig {
             version: 0,
             auth: EsAuth::None,
             ca_pem: None,
+            client_cert_pem: None,
+            client_key_pem: None,
+            auth_file: None,
             insecure_skip_verify: false,
             custom_headers: Vec::new(),
             http_compression: false,
@@ -155,11 +189,80 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::Unavailable(format!("elasticsearch: {what}: {e}"))
 }
 
+/// The credentials of a secret of `kind`.
+fn file_credentials(kind: &AuthFileKind, secret: String) -> Credentials {
+    match kind {
+        AuthFileKind::Bearer => Credentials::Bearer(secret),
+        AuthFileKind::ApiKey => Credentials::EncodedApiKey(secret),
+        AuthFileKind::BasicPassword { username } => Credentials::Basic(username.clone(), secret),
+    }
+}
+
+fn auth_credentials(auth: &EsAuth) -> Option<Credentials> {
+    match auth {
+        EsAuth::None => None,
+        EsAuth::Basic { username, password } => {
+            Some(Credentials::Basic(username.clone(), password.clone()))
+        }
+        EsAuth::Bearer(t) => Some(Credentials::Bearer(t.clone())),
+        EsAuth::ApiKey(k) => Some(Credentials::EncodedApiKey(k.clone())),
+    }
+}
+
+/// Re-reads an [`AuthFile`] when its interval has passed since the last read.
+struct AuthReloader {
+    file: AuthFile,
+    interval: Duration,
+    /// Last read and the secret it gave (std mutex: never held across an await).
+    state: Mutex<(Instant, String)>,
+}
+
+impl AuthReloader {
+    /// The secret to install if a read is due and the file changed.
+    async fn due(&self) -> Option<String> {
+        {
+            let state = self
+                .state
+                .lock()
+                .expect("auth state lock is never poisoned");
+            if state.0.elapsed() < self.interval {
+                return None;
+            }
+        }
+        let read = tokio::fs::read_to_string(&self.file.path).await;
+        let mut state = self
+            .state
+            .lock()
+            .expect("auth state lock is never poisoned");
+        // Whatever the outcome, the next read is one interval away.
+        state.0 = Instant::now();
+        match read {
+            Ok(s) => {
+                let s = s.trim().to_string();
+                if s.is_empty() || s == state.1 {
+                    return None;
+                }
+                state.1 = s.clone();
+                Some(s)
+            }
+            Err(e) => {
+                // Keep the secret we have: the file may be mid-rotation.
+                tracing::warn!(
+                    "elasticsearch: re-reading {}: {e}; keeping the previous secret",
+                    self.file.path.display()
+                );
+                None
+            }
+        }
+    }
+}
+
 /// A thin REST layer over the `elasticsearch` client: JSON in, status and JSON out.
 #[derive(Clone)]
 pub struct EsClient {
     client: elasticsearch::Elasticsearch,
     timeout: Option<Duration>,
+    reload: Option<Arc<AuthReloader>>,
 }
 
 impl EsClient {
@@ -180,14 +283,45 @@ impl EsClient {
         let mut b = TransportBuilder::new(MultiNodeConnectionPool::round_robin(urls, None))
             .request_body_compression(config.http_compression)
             .enable_meta_header(false);
-        b = match &config.auth {
-            EsAuth::None => b,
-            EsAuth::Basic { username, password } => {
-                b.auth(Credentials::Basic(username.clone(), password.clone()))
+        let mut reload = None;
+        let credentials = match &config.auth_file {
+            Some(f) => {
+                let secret = std::fs::read_to_string(&f.path)
+                    .map_err(|e| {
+                        StorageError::InvalidQuery(format!(
+                            "elasticsearch: reading {}: {e}",
+                            f.path.display()
+                        ))
+                    })?
+                    .trim()
+                    .to_string();
+                if let Some(interval) = f.reload_interval.filter(|i| !i.is_zero()) {
+                    reload = Some(Arc::new(AuthReloader {
+                        file: f.clone(),
+                        interval,
+                        state: Mutex::new((Instant::now(), secret.clone())),
+                    }));
+                }
+                Some(file_credentials(&f.kind, secret))
             }
-            EsAuth::Bearer(t) => b.auth(Credentials::Bearer(t.clone())),
-            EsAuth::ApiKey(k) => b.auth(Credentials::EncodedApiKey(k.clone())),
+            None => auth_credentials(&config.auth),
         };
+        match (&config.client_cert_pem, &config.client_key_pem) {
+            (Some(cert), Some(key)) => {
+                // The client builds its TLS identity from certificate credentials; the
+                // credentials for the Authorization header are set after the build.
+                let mut pem = cert.clone();
+                pem.push(b'\n');
+                pem.extend_from_slice(key);
+                b = b.auth(Credentials::Certificate(ClientCertificate::Pem(pem)));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(StorageError::InvalidQuery(
+                    "elasticsearch: a client certificate needs both cert and key".into(),
+                ));
+            }
+        }
         if config.insecure_skip_verify {
             b = b.cert_validation(CertificateValidation::None);
         } else if let Some(pem) = &config.ca_pem {
@@ -212,9 +346,13 @@ impl EsClient {
         let transport = b
             .build()
             .map_err(|e| StorageError::InvalidQuery(format!("elasticsearch client: {e}")))?;
+        if let Some(c) = credentials {
+            transport.set_auth(c);
+        }
         Ok(Self {
             client: elasticsearch::Elasticsearch::new(transport),
             timeout: config.query_timeout,
+            reload,
         })
     }
 
@@ -234,6 +372,13 @@ impl EsClient {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-ndjson"),
             );
+        }
+        if let Some(r) = &self.reload
+            && let Some(secret) = r.due().await
+        {
+            self.client
+                .transport()
+                .set_auth(file_credentials(&r.file.kind, secret));
         }
         let q = (!query.is_empty()).then_some(query);
         let resp = self
@@ -629,19 +774,17 @@ impl EsStore {
             }
             must.push(json!({"range": {"duration": r}}));
         }
-        must.push(json!({"range": {"startTimeMillis": {
-            "gte": q.start_time_min / 1_000_000,
-            "lte": q.start_time_max / 1_000_000,
-        }}}));
+        // `startTime` (µs) bounds exactly; Jaeger's extra `startTimeMillis` range adds
+        // nothing once it is there.
         must.push(json!({"range": {"startTime": {
             "gte": q.start_time_min.div_ceil(1_000),
             "lte": q.start_time_max / 1_000,
         }}}));
         if let Some(s) = q.service_name.as_deref().filter(|s| !s.is_empty()) {
-            must.push(json!({"match": {"process.serviceName": {"query": s}}}));
+            must.push(json!({"term": {"process.serviceName": s}}));
         }
         if let Some(o) = q.operation_name.as_deref().filter(|s| !s.is_empty()) {
-            must.push(json!({"match": {"operationName": {"query": o}}}));
+            must.push(json!({"term": {"operationName": o}}));
         }
         for (k, v) in &q.tags {
             if k == "error" && v == "false" {
@@ -650,9 +793,11 @@ impl EsStore {
                 must.push(self.tag_query(k, v));
             }
         }
+        // Filter context: the same matches as Jaeger's `must`, without scoring (no score
+        // is used) and with cacheable clauses.
         json!({
             "size": 0,
-            "query": {"bool": {"must": must, "must_not": must_not}},
+            "query": {"bool": {"filter": must, "must_not": must_not}},
             "aggs": {"traceIDs": {
                 "terms": {"field": "traceID", "size": q.num_traces.max(1), "order": [{"startTime": "desc"}]},
                 "aggs": {"startTime": {"max": {"field": "startTime"}}}
@@ -682,17 +827,103 @@ impl EsStore {
         Ok(out)
     }
 
-    /// The span documents of `ids` within `[start, end]`, through `_msearch`, paging with
-    /// `search_after` past `max_doc_count`.
+    /// The span read window for traces found in `[start, end]`: padded by
+    /// `max_trace_duration` both ways, as Jaeger's reader does.
+    fn fetch_window(&self, start: u64, end: u64) -> (u64, u64, String) {
+        let pad = nanos(self.config.max_trace_duration);
+        let (lo, hi) = (start.saturating_sub(pad), end.saturating_add(pad));
+        (lo, hi, self.read_targets("span", lo, hi))
+    }
+
+    /// The span documents of `ids` within `[start, end]`: one `_search` for all of them
+    /// (sorted by trace id, so a full page cuts at most the traces from the last hit's
+    /// id on), then Jaeger's per-trace paging only for the traces the page may have cut.
+    /// Jaeger sends one `_msearch` item per trace, i.e. a `size: max_doc_count` sorted
+    /// search per trace and shard, which dominated `find_traces` at 1M spans.
     async fn fetch_traces(
         &self,
         ids: &[TraceId],
         start: u64,
         end: u64,
     ) -> Result<HashMap<TraceId, Vec<Span>>> {
-        let pad = nanos(self.config.max_trace_duration);
-        let (lo, hi) = (start.saturating_sub(pad), end.saturating_add(pad));
-        let targets = self.read_targets("span", lo, hi);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (lo, hi, targets) = self.fetch_window(start, end);
+        let size = self.config.max_doc_count.max(1);
+        let mut trace_of: HashMap<String, TraceId> = HashMap::new();
+        for id in ids {
+            for form in doc::trace_id_forms(&id.to_hex()) {
+                trace_of.insert(form, *id);
+            }
+        }
+        let mut forms: Vec<&String> = trace_of.keys().collect();
+        forms.sort();
+        let body = json!({
+            "query": {"bool": {"filter": [
+                {"terms": {"traceID": forms}},
+                {"range": {"startTimeMillis": {"gte": lo / 1_000_000, "lte": hi / 1_000_000}}}
+            ]}},
+            "size": size,
+            "sort": [{"traceID": "asc"}, {"startTime": "asc"}, {"spanID": "asc"}],
+            "track_total_hits": false,
+        });
+        let resp = self.search(&targets, &body).await?;
+        let hits = resp["hits"]["hits"].as_array().cloned().unwrap_or_default();
+        let mut out: HashMap<TraceId, Vec<Span>> = HashMap::new();
+        for h in &hits {
+            let form = h["_source"]["traceID"].as_str().unwrap_or("");
+            // A stored form we did not ask for cannot match the terms query; parse it
+            // anyway rather than trust the map blindly.
+            let id = match trace_of.get(form) {
+                Some(id) => *id,
+                None => parse_trace_id(form)?,
+            };
+            out.entry(id).or_default().push(doc::doc_to_span(
+                &h["_source"],
+                &self.config.tags_as_fields,
+            )?);
+        }
+        if hits.len() >= size {
+            // A full page: every trace with a stored form at or after the last hit's
+            // may have more spans. Those are read again, paged, from the start.
+            let last = hits
+                .last()
+                .and_then(|h| h["_source"]["traceID"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let mut cut: Vec<TraceId> = trace_of
+                .iter()
+                .filter(|(form, _)| form.as_str() >= last.as_str())
+                .map(|(_, id)| *id)
+                .collect();
+            cut.sort();
+            cut.dedup();
+            for id in &cut {
+                out.remove(id);
+            }
+            out.extend(self.fetch_traces_paged(&cut, start, end).await?);
+        }
+        for spans in out.values_mut() {
+            // The per-trace order of Jaeger's reader, also across stored id forms.
+            spans.sort_by(|a, b| {
+                let t = |s: &Span| s.start_time.as_ref().map(|t| (t.seconds, t.nanos));
+                t(a).cmp(&t(b)).then_with(|| a.span_id.cmp(&b.span_id))
+            });
+        }
+        out.retain(|_, v| !v.is_empty());
+        Ok(out)
+    }
+
+    /// Jaeger's trace fetch: one `_msearch` item per trace, paging with `search_after`
+    /// past `max_doc_count`.
+    async fn fetch_traces_paged(
+        &self,
+        ids: &[TraceId],
+        start: u64,
+        end: u64,
+    ) -> Result<HashMap<TraceId, Vec<Span>>> {
+        let (lo, hi, targets) = self.fetch_window(start, end);
         let size = self.config.max_doc_count.max(1);
         let query_of = |id: &TraceId, after: Option<&Value>| {
             let forms = doc::trace_id_forms(&id.to_hex());
@@ -1133,5 +1364,12 @@ mod tests {
         assert_eq!(terms["field"], "traceID");
         assert_eq!(terms["size"], 20);
         assert_eq!(terms["order"][0]["startTime"], "desc");
+        // Conditions in filter context (no scoring), exact µs start bounds.
+        let filter = b["query"]["bool"]["filter"].as_array().expect("filter");
+        assert!(filter.contains(&json!({"term": {"process.serviceName": "svc"}})));
+        assert!(
+            filter.contains(&json!({"range": {"startTime": {"gte": 1_000_000, "lte": 2_000_000}}}))
+        );
+        assert!(b["query"]["bool"].get("must").is_none());
     }
 }

@@ -398,7 +398,7 @@ impl EmbeddedStore {
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&inner))
+        crate::offload::run(move || f(&inner))
             .await
             .map_err(|e| StorageError::Engine(format!("storage task failed: {e}")))?
     }

@@ -5,6 +5,15 @@
 #
 #   JAEGER_TEST_KAFKA=127.0.0.1:<broker port>
 #   JAEGER_TEST_KAFKA_DIR=<data dir; pass it to stop.sh>
+#   JAEGER_TEST_KAFKA_SSL=127.0.0.1:<port>   TLS listener; clients need a certificate (mTLS)
+#   JAEGER_TEST_KAFKA_SASL=127.0.0.1:<port>  SASL_PLAINTEXT listener: PLAIN, SCRAM-SHA-256,
+#                                            SCRAM-SHA-512; user jaeger, password jaeger-secret
+#   JAEGER_TEST_KAFKA_TLS_DIR=<dir>          ca.pem, client.pem, client.key (throwaway, made here)
+#   JAEGER_TEST_KAFKA_PROXIED=127.0.0.1:<port> a plain listener that advertises
+#   JAEGER_TEST_KAFKA_PROXY=127.0.0.1:<port>   this address instead: a test puts a TCP proxy
+#                                            there and cuts it to take "the broker" away
+#
+# The same lines are written to <data dir>/env for tests run with only the first two set.
 #
 # Topics are created on first use with 4 partitions (auto.create.topics.enable); tests
 # that want a fresh topic of their own make it with topics.sh (Kafka's TopicCommand).
@@ -18,12 +27,12 @@ version=4.4.0
 cache="${JAEGER_SERVERS_CACHE:-${HOME:-/tmp}/.cache/jaeger-rs}/kafka-$version"
 log() { printf 'kafka: %s\n' "$*" >&2; }
 
-# Java 17 and Maven, installed quietly on a fresh Debian machine.
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+# Java 17, Maven and openssl, installed quietly on a fresh Debian machine.
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v openssl >/dev/null; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     log "installing Java 17 and Maven (apt)"
     apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends openjdk-17-jre-headless maven >&2
+      --no-install-recommends openjdk-17-jre-headless maven openssl >&2
   else
     log "java and mvn are required"; exit 1
   fi
@@ -38,23 +47,48 @@ if [ ! -f "$cache/lib/.complete" ]; then
   touch "$cache/lib/.complete"
 fi
 
-# Two free loopback ports (clients and the KRaft controller).
+# Free loopback ports: clients, the KRaft controller, TLS, SASL, the proxied listener and
+# the address it advertises (where a test's proxy listens).
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+taken=" "
 pick_port() {
   local p
   for _ in $(seq 100); do
     p=$((20000 + RANDOM % 30000))
-    if port_free "$p" && [ "$p" != "${1:-}" ]; then echo "$p"; return; fi
+    if port_free "$p" && [[ "$taken" != *" $p "* ]]; then taken="$taken$p "; echo "$p"; return; fi
   done
   log "no free port found"; exit 1
 }
-port=$(pick_port)
-controller_port=$(pick_port "$port")
+port=$(pick_port); taken="$taken$port "
+controller_port=$(pick_port); taken="$taken$controller_port "
+ssl_port=$(pick_port); taken="$taken$ssl_port "
+sasl_port=$(pick_port); taken="$taken$sasl_port "
+proxied_port=$(pick_port); taken="$taken$proxied_port "
+proxy_port=$(pick_port)
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/jaeger-kafka.XXXXXX")"
 # topics.sh finds the jars through this link when given JAEGER_TEST_KAFKA_DIR.
 ln -s "$cache/lib" "$data/lib"
 cp "$here/log4j2.xml" "$data/log4j2.xml"
+
+# Throwaway certificates: a CA, the broker's (for 127.0.0.1 and localhost) and a client's.
+# Kafka reads PEM directly (ssl.keystore.type=PEM: the PKCS#8 key, then the certificate).
+tls="$data/tls"
+mkdir -p "$tls"
+(
+  cd "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=jaeger-test-kafka-ca" \
+    -keyout ca.key -out ca.pem 2>/dev/null
+  for who in broker client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$who.key" -out "$who.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$who.ext"
+    openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile "$who.ext" -out "$who.pem" 2>/dev/null
+  done
+  cat broker.key broker.pem >broker-keystore.pem
+)
+scram_user=jaeger
+scram_password=jaeger-secret
 # Replication factors of 1 for the internal topics (one broker), a few partitions for the
 # consumer-offsets topic so the first consumer group is ready fast, and no initial
 # rebalance delay so a test's consumer gets its partitions at once.
@@ -62,11 +96,20 @@ cat >"$data/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SSL://127.0.0.1:$ssl_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,PROXIED://127.0.0.1:$proxied_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$ssl_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,PROXIED://127.0.0.1:$proxy_port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,PROXIED:PLAINTEXT
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$scram_user="$scram_password";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$data/data
 num.partitions=${KAFKA_NUM_PARTITIONS:-4}
 auto.create.topics.enable=true
@@ -95,6 +138,8 @@ cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 if ! "${jvm[@]}" -XX:TieredStopAtLevel=1 -Dkafka.root.level=WARN -Dkafka.appender=stderr \
   kafka.tools.StorageTool \
   format --cluster-id "$cluster_id" --config "$data/server.properties" --ignore-formatted \
+  --add-scram "SCRAM-SHA-256=[name=$scram_user,password=$scram_password]" \
+  --add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_password]" \
   >"$data/format.log" 2>&1; then
   log "formatting the log dir failed:"; cat "$data/format.log" >&2
   exit 1
@@ -122,5 +167,13 @@ until ! port_free "$port" && grep -q "Kafka Server started" "$data/server.log" 2
   sleep 0.3
 done
 log "ready in $(( $(date +%s) - started ))s"
-echo "JAEGER_TEST_KAFKA=127.0.0.1:$port"
-echo "JAEGER_TEST_KAFKA_DIR=$data"
+cat >"$data/env" <<ENV
+JAEGER_TEST_KAFKA=127.0.0.1:$port
+JAEGER_TEST_KAFKA_DIR=$data
+JAEGER_TEST_KAFKA_SSL=127.0.0.1:$ssl_port
+JAEGER_TEST_KAFKA_SASL=127.0.0.1:$sasl_port
+JAEGER_TEST_KAFKA_TLS_DIR=$tls
+JAEGER_TEST_KAFKA_PROXIED=127.0.0.1:$proxied_port
+JAEGER_TEST_KAFKA_PROXY=127.0.0.1:$proxy_port
+ENV
+cat "$data/env"
