@@ -307,17 +307,20 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// trace) is freed there after the answer is handed over. Memory allocated and freed on
 /// one thread is far cheaper to free, and the client does not wait for it.
 pub(crate) async fn on_query_thread<T, G>(
-    work: impl FnOnce(&tokio::runtime::Handle) -> (T, G) + Send + 'static,
+    work: impl FnOnce(&QueryThread) -> (T, G) + Send + 'static,
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
     G: Send + 'static,
 {
-    let handle = tokio::runtime::Handle::current();
+    let thread = QueryThread {
+        handle: tokio::runtime::Handle::current(),
+        context: jaeger_storage::context::RequestContext::current(),
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::task::spawn_blocking(move || {
         jaeger_storage::offload::on_marked_thread(|| {
-            let (answer, garbage) = work(&handle);
+            let (answer, garbage) = work(&thread);
             // The receiver is gone only if the client went away; nothing to do then.
             let _ = tx.send(answer);
             drop(garbage);
@@ -325,6 +328,24 @@ where
     });
     rx.await
         .map_err(|_| ApiError::Internal("internal error: the query task failed".into()))
+}
+
+/// What [`on_query_thread`]'s work runs storage calls with: the runtime, and the
+/// request's tenant and bearer token (a task-local that does not cross into the blocking
+/// thread by itself).
+pub(crate) struct QueryThread {
+    handle: tokio::runtime::Handle,
+    context: Option<jaeger_storage::context::RequestContext>,
+}
+
+impl QueryThread {
+    /// Runs `f` to completion on this thread, inside the request's context.
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.context {
+            Some(c) => self.handle.block_on(c.clone().scope(f)),
+            None => self.handle.block_on(f),
+        }
+    }
 }
 
 /// Frees large values (whole traces) on a blocking thread after the response is built:

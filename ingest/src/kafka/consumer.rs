@@ -183,6 +183,10 @@ pub async fn run_consumer(
     let permits = Arc::new(Semaphore::new(cfg.parallelism.max(1)));
     let mut tasks = JoinSet::new();
     tokio::pin!(stopped);
+    // Until the first message, a refused handshake or login ends the consumer: the
+    // start-up check may time out before librdkafka reports it (its events wait for a
+    // poll), and retrying with the same certificate or password cannot succeed.
+    let mut received_any = false;
     loop {
         while tasks.try_join_next().is_some() {}
         let permit = tokio::select! {
@@ -197,11 +201,19 @@ pub async fn run_consumer(
             Ok(msg) => msg,
             Err(e) => {
                 ::metrics::counter!(m::CONSUMER_ERRORS).increment(1);
+                if !received_any && let Some(reason) = errors.refused() {
+                    return Err(KafkaError::Refused {
+                        brokers: cfg.brokers.join(","),
+                        protocol: cfg.auth.security_protocol(),
+                        reason,
+                    });
+                }
                 tracing::warn!(error = %e, "Kafka consumer");
                 tokio::time::sleep(BACKOFF_START).await;
                 continue;
             }
         };
+        received_any = true;
         let work = Work {
             topic: msg.topic().to_string(),
             partition: msg.partition(),

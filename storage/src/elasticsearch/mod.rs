@@ -534,6 +534,18 @@ impl EsStore {
         self.flavor
     }
 
+    /// The ascending sort of a `search_after` walk: the given fields, then `_id` to break
+    /// ties where the cluster allows it. Elasticsearch 8+ refuses sorting on `_id` by
+    /// default (`indices.id_field_data.enabled: false`), so there the fields alone order
+    /// the walk; only byte-identical duplicates of one span can tie on them.
+    fn paging_sort(&self, fields: &[&str]) -> Value {
+        let mut sort: Vec<Value> = fields.iter().map(|f| json!({ *f: "asc" })).collect();
+        if self.flavor != Flavor::Es8 {
+            sort.push(json!({"_id": "asc"}));
+        }
+        Value::Array(sort)
+    }
+
     /// `<prefix>` as applied to index names (`p-` or empty).
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -933,7 +945,7 @@ impl EsStore {
                     {"range": {"startTimeMillis": {"gte": lo / 1_000_000, "lte": hi / 1_000_000}}}
                 ]}},
                 "size": size,
-                "sort": [{"startTime": "asc"}, {"spanID": "asc"}, {"_id": "asc"}],
+                "sort": self.paging_sort(&["startTime", "spanID"]),
                 "track_total_hits": true,
             });
             if let Some(a) = after {
@@ -1175,7 +1187,7 @@ impl SpanReader for EsStore {
             let mut body = json!({
                 "query": {"range": {"startTime": {"gte": start.div_ceil(1_000), "lt": end.div_ceil(1_000)}}},
                 "size": size,
-                "sort": [{"startTime": "asc"}, {"traceID": "asc"}, {"spanID": "asc"}, {"_id": "asc"}],
+                "sort": self.paging_sort(&["startTime", "traceID", "spanID"]),
             });
             if let Some(a) = &after {
                 body["search_after"] = a.clone();
@@ -1293,6 +1305,20 @@ mod tests {
             },
             config,
         }
+    }
+
+    #[test]
+    fn paging_breaks_ties_on_id_only_where_the_cluster_allows_it() {
+        let mut s = store(EsConfig::default());
+        assert_eq!(
+            s.paging_sort(&["startTime", "spanID"]),
+            json!([{"startTime": "asc"}, {"spanID": "asc"}, {"_id": "asc"}])
+        );
+        s.flavor = Flavor::Es8;
+        assert_eq!(
+            s.paging_sort(&["startTime", "spanID"]),
+            json!([{"startTime": "asc"}, {"spanID": "asc"}])
+        );
     }
 
     #[test]
