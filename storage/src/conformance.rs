@@ -2136,3 +2136,29 @@ pub fn opensearch_test_server() -> Option<String> {
         }
     }
 }
+
+/// Deletes a test's indices and index templates under `prefix` (errors ignored: the
+/// cluster may hold none of them).
+pub async fn opensearch_cleanup(c: &crate::elasticsearch::EsClient, prefix: &str) {
+    use crate::elasticsearch::Method;
+    let _ = c
+        .send(
+            Method::Delete,
+            &format!("/{prefix}-jaeger-*"),
+            &[],
+            None,
+            false,
+        )
+        .await;
+    for kind in ["span", "service"] {
+        let _ = c
+            .send(
+                Method::Delete,
+                &format!("/_template/{prefix}-jaeger-{kind}"),
+                &[],
+                None,
+                false,
+            )
+            .await;
+    }
+}

@@ -49,27 +49,7 @@ impl Drop for Cleanup {
                 let Ok(c) = jaeger_storage::elasticsearch::EsClient::new(&config) else {
                     return;
                 };
-                use jaeger_storage::elasticsearch::Method;
-                let _ = c
-                    .send(
-                        Method::Delete,
-                        &format!("/{prefix}-jaeger-*"),
-                        &[],
-                        None,
-                        false,
-                    )
-                    .await;
-                for kind in ["span", "service"] {
-                    let _ = c
-                        .send(
-                            Method::Delete,
-                            &format!("/_template/{prefix}-jaeger-{kind}"),
-                            &[],
-                            None,
-                            false,
-                        )
-                        .await;
-                }
+                jaeger_storage::conformance::opensearch_cleanup(&c, &prefix).await;
             });
         })
         .join();

@@ -5,8 +5,8 @@
 
 use jaeger_model::TraceId;
 use jaeger_storage::conformance::{MILLISECOND, SECOND, TestSpan, batch, reference_time};
-use jaeger_storage::conformance::{opensearch_test_server, span_views};
-use jaeger_storage::elasticsearch::{EsClient, EsConfig, EsStore, IndexSettings, Method};
+use jaeger_storage::conformance::{opensearch_cleanup, opensearch_test_server, span_views};
+use jaeger_storage::elasticsearch::{EsConfig, EsStore, IndexSettings};
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, TraceQuery};
 
 fn unique_prefix(tag: &str) -> String {
@@ -15,29 +15,6 @@ fn unique_prefix(tag: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{tag}{}x{nanos}", std::process::id())
-}
-
-async fn cleanup(c: &EsClient, prefix: &str) {
-    let _ = c
-        .send(
-            Method::Delete,
-            &format!("/{prefix}-jaeger-*"),
-            &[],
-            None,
-            false,
-        )
-        .await;
-    for kind in ["span", "service"] {
-        let _ = c
-            .send(
-                Method::Delete,
-                &format!("/_template/{prefix}-jaeger-{kind}"),
-                &[],
-                None,
-                false,
-            )
-            .await;
-    }
 }
 
 /// `n` spans of one trace, 1 ms apart.
@@ -147,7 +124,7 @@ async fn traces_larger_than_the_page_are_fetched_whole() {
     };
     // Clean up whether or not the assertions hold.
     let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(result)).await;
-    cleanup(&c, &prefix).await;
+    opensearch_cleanup(&c, &prefix).await;
     if let Err(p) = outcome {
         std::panic::resume_unwind(p);
     }

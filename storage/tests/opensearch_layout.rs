@@ -5,11 +5,11 @@
 //! like opensearch_conformance.rs.
 
 use jaeger_model::otlp::trace::span::SpanKind;
-use jaeger_storage::conformance::opensearch_test_server;
 use jaeger_storage::conformance::{
     MILLISECOND, TestSpan, batch, bool_val, bytes_val, double_val, int_val, reference_time,
     str_val, trace_id,
 };
+use jaeger_storage::conformance::{opensearch_cleanup, opensearch_test_server};
 use jaeger_storage::elasticsearch::doc::fnv1a64_hex;
 use jaeger_storage::elasticsearch::{EsClient, EsConfig, EsStore, IndexSettings, Method, Rotation};
 use jaeger_storage::{DependencyLink, DependencyStore, SpanWriter};
@@ -68,29 +68,6 @@ async fn docs(c: &EsClient, index: &str) -> Vec<(String, Value)> {
             )
         })
         .collect()
-}
-
-async fn cleanup(c: &EsClient, prefix: &str) {
-    let _ = c
-        .send(
-            Method::Delete,
-            &format!("/{prefix}-jaeger-*"),
-            &[],
-            None,
-            false,
-        )
-        .await;
-    for kind in ["span", "service"] {
-        let _ = c
-            .send(
-                Method::Delete,
-                &format!("/_template/{prefix}-jaeger-{kind}"),
-                &[],
-                None,
-                false,
-            )
-            .await;
-    }
 }
 
 fn day(t_nanos: u64) -> String {
@@ -465,7 +442,7 @@ async fn documents_templates_and_indices_match_jaegers_layout() {
     assert_eq!(d["dependencies"][0]["callCount"], 3);
     assert!(d["dependencies"][0].get("source").is_none(), "{d}");
 
-    cleanup(&c, &prefix).await;
+    opensearch_cleanup(&c, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,7 +498,7 @@ async fn hourly_layout_and_aliases_name_indices_as_jaeger() {
             format!("{prefix}-jaeger-span-{hour}"),
         ]
     );
-    cleanup(&c, &prefix).await;
+    opensearch_cleanup(&c, &prefix).await;
 
     // With aliases (es-rollover's layout) writes go to `<prefix>jaeger-span-write`.
     let prefix = unique_prefix("layouta");
@@ -561,7 +538,7 @@ async fn hourly_layout_and_aliases_name_indices_as_jaeger() {
     assert_eq!(spans[0].1["process"]["serviceName"], "layout-alias");
     let services = docs(&c, &format!("{prefix}-jaeger-service-000001")).await;
     assert_eq!(services.len(), 1, "{services:?}");
-    cleanup(&c, &prefix).await;
+    opensearch_cleanup(&c, &prefix).await;
 }
 
 /// `"dynamic": false` as the node hands it back: a string where the template said
