@@ -139,67 +139,6 @@ fn collector_and_query_processes_share_a_keyspace() {
     assert_eq!(by_id["data"][0]["spans"].as_array().map(Vec::len), Some(2));
 }
 
-/// A TCP proxy in front of Cassandra that the test can cut and restore, standing in for
-/// a node that goes away (the shared test server keeps serving the other tests).
-struct CutProxy {
-    addr: std::net::SocketAddr,
-    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
-}
-
-impl CutProxy {
-    fn start(upstream: &str) -> Self {
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy addr");
-        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
-        let upstream = upstream.to_string();
-        let (d, c) = (down.clone(), conns.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                if d.load(Ordering::SeqCst) {
-                    // Down: the connection is closed at once, like a dead node's port.
-                    let _ = client.shutdown(std::net::Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
-                    continue;
-                };
-                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(std::net::Shutdown::Both);
-                        let _ = from.shutdown(std::net::Shutdown::Both);
-                    });
-                };
-                let mut list = c.lock().expect("proxy lock");
-                list.push(client.try_clone().expect("clone"));
-                list.push(server.try_clone().expect("clone"));
-                drop(list);
-                pipe(
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                );
-                pipe(server, client);
-            }
-        });
-        Self { addr, down, conns }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
-        for s in self.conns.lock().expect("proxy lock").drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 fn post_status(url: &str, service: &str, trace: &str) -> (u16, Option<String>) {
     let start = now_nanos() - 1_000_000_000;
     let body = serde_json::json!({"resourceSpans": [{
@@ -243,7 +182,8 @@ fn wait_until(what: &str, timeout_s: u64, mut f: impl FnMut() -> bool) {
 #[test]
 fn cassandra_outage_is_retry_later_and_recovers_without_restart() {
     let Some(addr) = cassandra_addr() else { return };
-    let proxy = CutProxy::start(&addr);
+    // A node that goes away, while the shared test server keeps serving the other tests.
+    let proxy = common::CutProxy::start("127.0.0.1:0", &addr);
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = config_file(dir.path(), &proxy.addr.to_string(), "outage");
     let j = JaegerBuilder::new(&dir.path().join("c"))

@@ -609,69 +609,6 @@ fn wrong_sasl_password_is_a_clear_error() {
     eprintln!("both stopped {:?} after start", started.elapsed());
 }
 
-/// A TCP proxy on the address the broker's PROXIED listener advertises (start.sh), that
-/// the test cuts and restores: "the broker" goes away for the clients behind it while
-/// the shared broker keeps serving the other tests.
-struct BrokerProxy {
-    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
-}
-
-impl BrokerProxy {
-    fn start(listen: &str, upstream: &str) -> Self {
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind(listen)
-            .unwrap_or_else(|e| panic!("bind the broker proxy on {listen}: {e}"));
-        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
-        let upstream = upstream.to_string();
-        let (d, c) = (down.clone(), conns.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                if d.load(Ordering::SeqCst) {
-                    // Down: closed at once, like a stopped broker's port.
-                    let _ = client.shutdown(std::net::Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
-                    continue;
-                };
-                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(std::net::Shutdown::Both);
-                        let _ = from.shutdown(std::net::Shutdown::Both);
-                    });
-                };
-                let (Ok(c1), Ok(s1), Ok(c2), Ok(s2)) = (
-                    client.try_clone(),
-                    server.try_clone(),
-                    client.try_clone(),
-                    server.try_clone(),
-                ) else {
-                    continue;
-                };
-                c.lock().expect("proxy lock").extend([c1, s1]);
-                pipe(c2, s2);
-                pipe(server, client);
-            }
-        });
-        Self { down, conns }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
-        for s in self.conns.lock().expect("proxy lock").drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// Posts a two-span trace; returns the status and the `Retry-After` header.
 fn try_post(url: &str, service: &str, trace: &str) -> (u16, Option<String>) {
     let start = common::now_nanos() - 2_000_000_000;
@@ -726,7 +663,9 @@ fn broker_loss_answers_retry_and_loses_nothing_acknowledged() {
             "the Kafka test broker has no proxied listener: restart tests/servers/kafka/start.sh"
         );
     };
-    let proxy = BrokerProxy::start(&proxy_addr, &proxied);
+    // On the address the broker's PROXIED listener advertises (start.sh): "the broker"
+    // goes away for the clients behind it while the shared broker serves the other tests.
+    let proxy = common::CutProxy::start(&proxy_addr, &proxied);
     let topic = unique("outage");
     kafka_create_topic(&plain, &topic, 2);
     let tmp = tempfile::tempdir().expect("tempdir");

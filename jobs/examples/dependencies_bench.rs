@@ -161,11 +161,14 @@ fn rss_kib() -> u64 {
 }
 
 /// Samples RSS every 50 ms, keeping the peaks of the scan (phase 1) and of the runs
-/// (phase 2, once the job knows how many runs it has).
+/// (phase 2, once the job knows how many runs it has), and notes the process's CPU time
+/// when phase 2 starts (checked every 5 ms).
 struct RssSampler {
     stop: Arc<AtomicBool>,
     scan_peak: Arc<AtomicU64>,
     runs_peak: Arc<AtomicU64>,
+    /// CPU ticks of the process when the runs started (0: not yet).
+    runs_cpu_start: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -174,29 +177,39 @@ impl RssSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let scan_peak = Arc::new(AtomicU64::new(0));
         let runs_peak = Arc::new(AtomicU64::new(0));
-        let (s, a, b) = (stop.clone(), scan_peak.clone(), runs_peak.clone());
+        let runs_cpu_start = Arc::new(AtomicU64::new(0));
+        let (s, a, b, c) = (
+            stop.clone(),
+            scan_peak.clone(),
+            runs_peak.clone(),
+            runs_cpu_start.clone(),
+        );
         let thread = std::thread::spawn(move || {
+            let mut tick = 0u64;
             while !s.load(Ordering::Relaxed) {
-                let rss = rss_kib();
-                let peak = if progress.0.runs_total.load(Ordering::Relaxed) == 0 {
-                    &a
-                } else {
-                    &b
-                };
-                peak.fetch_max(rss, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
+                let in_runs = progress.0.runs_total.load(Ordering::Relaxed) > 0;
+                if in_runs && c.load(Ordering::Relaxed) == 0 {
+                    c.store(cpu_ticks().max(1), Ordering::Relaxed);
+                }
+                if tick.is_multiple_of(10) {
+                    let peak = if in_runs { &b } else { &a };
+                    peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                }
+                tick += 1;
+                std::thread::sleep(Duration::from_millis(5));
             }
         });
         Self {
             stop,
             scan_peak,
             runs_peak,
+            runs_cpu_start,
             thread: Some(thread),
         }
     }
 
-    /// (scan peak, runs peak) in MiB.
-    fn finish(mut self) -> (u64, u64) {
+    /// (scan peak, runs peak) in MiB, and the CPU ticks when the runs started.
+    fn finish(mut self) -> (u64, u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -204,8 +217,29 @@ impl RssSampler {
         (
             self.scan_peak.load(Ordering::Relaxed) / 1024,
             self.runs_peak.load(Ordering::Relaxed) / 1024,
+            self.runs_cpu_start.load(Ordering::Relaxed),
         )
     }
+}
+
+/// User + system CPU time of the whole process (all threads), in clock ticks of 10 ms
+/// (`/proc/self/stat` fields 14 and 15; USER_HZ is 100 on Linux).
+fn cpu_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(14) + field(15)
 }
 
 fn peak_rss_kib() -> u64 {
@@ -259,8 +293,11 @@ async fn embedded(dir: &str, spans: u64, opts: DependenciesJobOptions) {
     let sampler = RssSampler::start(progress);
     let t = Instant::now();
     let out = derive_links(store, &opts).await.expect("derive links");
+    let cpu_end = cpu_ticks();
     let secs = t.elapsed().as_secs_f64();
-    let (scan_peak, runs_peak) = sampler.finish();
+    let (scan_peak, runs_peak, cpu_runs_start) = sampler.finish();
+    // CPU seconds of phase 2 (all threads): the load-robust figure on a shared machine.
+    let plan_cpu = cpu_end.saturating_sub(cpu_runs_start) as f64 / 100.0;
     let s = &out.summary;
     println!("{s}");
     let plan = s.plan_duration.as_secs_f64().max(f64::EPSILON);
@@ -277,6 +314,10 @@ async fn embedded(dir: &str, spans: u64, opts: DependenciesJobOptions) {
         "link derivation (DataFusion runs): {plan:.2}s = {:.0} spans/s ({:.0} spans/s per core)",
         s.spans_read as f64 / plan,
         s.spans_read as f64 / plan / threads as f64
+    );
+    println!(
+        "link derivation CPU time (user + system, all threads): {plan_cpu:.2}s = {:.0} spans per CPU-second",
+        s.spans_read as f64 / plan_cpu.max(0.01)
     );
     println!(
         "whole job: {secs:.2}s = {:.0} spans/s",

@@ -595,13 +595,7 @@ pub fn write_trace_json(
                 .sum::<usize>()
         })
         .sum();
-    let workers = if spans >= PARALLEL_MIN_SPANS {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_WORKERS)
-    } else {
-        1
-    };
+    let workers = crate::parallel::workers_for(spans);
     if workers <= 1 {
         write_spans(out, resource_spans, &keys, 0..spans)?;
     } else {
@@ -661,13 +655,6 @@ pub fn write_trace_json(
     out.extend_from_slice(b"},\"warnings\":null}");
     Ok(())
 }
-
-/// From this many spans on, a trace's JSON is written on several threads: at ten
-/// thousand spans writing takes tens of milliseconds, and a thread costs microseconds.
-const PARALLEL_MIN_SPANS: usize = 2_000;
-
-/// Threads writing one trace at most.
-const MAX_WORKERS: usize = 4;
 
 /// Writes the spans numbered `range` (in resource/scope/span order, counting only
 /// resources that have a process key), each preceded by a comma but the very first.
@@ -1115,7 +1102,7 @@ mod tests {
                 .collect();
             batch.push(group);
         }
-        assert!(n as usize >= PARALLEL_MIN_SPANS);
+        assert!(n as usize >= crate::parallel::PARALLEL_MIN_SPANS);
         let out = assert_streamed_same(&batch);
         // Each span's own id, and its parent's in every span's reference but the root's.
         assert_eq!(out.matches("\"spanID\":").count(), 2 * n as usize - 1);

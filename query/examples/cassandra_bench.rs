@@ -309,6 +309,17 @@ async fn main() {
     let mut in_flight = tokio::task::JoinSet::new();
     let mut last_report = Instant::now();
     let mut failed = 0usize;
+    // `QUERY_ONLY=1 KEYSPACE=<a loaded keyspace>`: repeat the query phase on the spans an
+    // earlier run wrote (within the hour, so the search window still holds them): the
+    // same generator gives the same trace ids, nothing is written.
+    let query_only = std::env::var_os("QUERY_ONLY").is_some();
+    while query_only && next < batches {
+        let (_, ids) = batch(&mut rng, t0_ns + next as u64 * step_ns);
+        if next.is_multiple_of(10) {
+            sample_ids.push(ids[0]);
+        }
+        next += 1;
+    }
     loop {
         while in_flight.len() < concurrency && next < batches && Instant::now() < deadline {
             let (b, ids) = batch(&mut rng, t0_ns + next as u64 * step_ns);

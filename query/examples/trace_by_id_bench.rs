@@ -132,6 +132,14 @@ async fn measure(
     for _ in 0..3 {
         one(r, uri, encoding).await;
     }
+    // `TBI_GAP_MS`: a pause after each response (a user reading the trace), so that a
+    // request does not share the cores with the previous one's cleanup.
+    let gap = Duration::from_millis(
+        std::env::var("TBI_GAP_MS")
+            .ok()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0),
+    );
     let cpu0 = cpu_time();
     let wall = Instant::now();
     let mut tasks = Vec::new();
@@ -143,6 +151,9 @@ async fn measure(
             let mut out = Vec::with_capacity(count);
             for _ in 0..count {
                 out.push(one(&r, &uri, encoding).await);
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
             }
             out
         }));
@@ -253,15 +264,20 @@ where
                 (format!("/api/traces/{hex}"), 1, Some("br")),
             ]);
         }
+        // `TBI_ROW="10000 /api/traces/{id}"` runs only that row (spans and label), e.g. to profile it.
+        let filter = std::env::var("TBI_ROW").unwrap_or_default();
         for (uri, conc, encoding) in rows {
-            let count = if spans > 1_000 { n.max(100) } else { n * 5 };
-            let s = measure(&r, &uri, count, conc, encoding).await;
             let label = format!(
                 "{}{}{}",
                 uri.replace(&hex, "{id}"),
                 if conc > 1 { " (2 clients)" } else { "" },
                 encoding.map(|e| format!(" ({e})")).unwrap_or_default()
             );
+            if !filter.is_empty() && format!("{spans} {label}") != filter {
+                continue;
+            }
+            let count = if spans > 1_000 { n.max(100) } else { n * 5 };
+            let s = measure(&r, &uri, count, conc, encoding).await;
             println!(
                 "{label:<44} {spans:>6} {:>8.2} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>11}",
                 ms(s.cpu),

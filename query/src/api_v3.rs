@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::{ApiError, V3Error, json_response};
 use crate::params::{self, Query};
 use crate::summary::{TraceSummary, summarize};
-use crate::{App, blocking, drop_later, path_segment};
+use crate::{App, on_query_thread, path_segment};
 
 type Result<T = Response, E = V3Error> = std::result::Result<T, E>;
 
@@ -72,35 +72,46 @@ pub async fn operations(State(app): State<Arc<App>>, uri: Uri) -> Result {
 pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let q = Query::parse(uri.query());
     let p = params::v3_get_trace(&path_segment(&uri, 4), &q)?;
-    let trace = app
-        .service
-        .get_trace(p.params, p.raw)
-        .await?
-        .ok_or_else(V3Error::no_traces)?;
-    traces_response(vec![trace]).await
+    let service = app.service.clone();
+    // Read, adjusters, JSON and the free on one thread, as `GET /api/traces/{id}`.
+    let body = on_query_thread(
+        move |rt| match rt.block_on(service.get_trace(p.params, p.raw)) {
+            Ok(Some(trace)) => {
+                let traces = vec![trace];
+                (traces_body(&traces), Some(traces))
+            }
+            Ok(None) => (Err(V3Error::no_traces()), None),
+            Err(e) => (Err(e.into()), None),
+        },
+    )
+    .await??;
+    Ok(json_response(body))
 }
 
 /// `GET /api/v3/traces`: every matching trace, concatenated into one `TracesData`.
 pub async fn find_traces(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let q = Query::parse(uri.query());
     let (query, raw) = params::v3_search(&q)?;
-    let traces = app.service.find_traces(&query, raw).await?;
-    traces_response(traces).await
+    let service = app.service.clone();
+    let body = on_query_thread(
+        move |rt| match rt.block_on(service.find_traces(&query, raw)) {
+            Ok(traces) => (traces_body(&traces), Some(traces)),
+            Err(e) => (Err(e.into()), None),
+        },
+    )
+    .await??;
+    Ok(json_response(body))
 }
 
-async fn traces_response(traces: Vec<Trace>) -> Result {
+/// The `TracesData` of `traces`; "trace not found" when there is no span at all.
+fn traces_body(traces: &[Trace]) -> Result<String> {
     if traces.iter().all(Trace::is_empty) {
         return Err(V3Error::no_traces());
     }
-    let (body, traces) = blocking(move || {
-        let mut out = String::from("{\"result\":");
-        otlp_json::write_traces_data(&mut out, traces.iter().flat_map(|t| &t.resource_spans));
-        out.push('}');
-        (out, traces)
-    })
-    .await?;
-    drop_later(traces);
-    Ok(json_response(body))
+    let mut out = String::from("{\"result\":");
+    otlp_json::write_traces_data(&mut out, traces.iter().flat_map(|t| &t.resource_spans));
+    out.push('}');
+    Ok(out)
 }
 
 /// `GET /api/v3/trace-summaries`: same search; adjusters always run.
@@ -111,14 +122,21 @@ pub async fn trace_summaries(State(app): State<Arc<App>>, uri: Uri) -> Result {
     }
     let q = Query::parse(uri.query());
     let (query, _raw) = params::v3_search(&q)?;
-    let traces = app.service.find_traces(&query, false).await?;
-    let summaries = blocking(move || {
-        traces
-            .iter()
-            .filter(|t| !t.is_empty())
-            .map(summarize)
-            .collect()
-    })
-    .await?;
+    let service = app.service.clone();
+    let summaries =
+        on_query_thread(
+            move |rt| match rt.block_on(service.find_traces(&query, false)) {
+                Ok(traces) => {
+                    let summaries: Vec<TraceSummary> = traces
+                        .iter()
+                        .filter(|t| !t.is_empty())
+                        .map(summarize)
+                        .collect();
+                    (Ok::<_, V3Error>(summaries), Some(traces))
+                }
+                Err(e) => (Err(e.into()), None),
+            },
+        )
+        .await??;
     json(&Body { summaries })
 }

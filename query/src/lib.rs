@@ -348,12 +348,6 @@ impl QueryThread {
     }
 }
 
-/// Frees large values (whole traces) on a blocking thread after the response is built:
-/// freeing ten thousand spans takes milliseconds the client should not wait for.
-pub(crate) fn drop_later<T: Send + 'static>(v: T) {
-    tokio::task::spawn_blocking(move || drop(v));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

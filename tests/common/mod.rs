@@ -407,3 +407,69 @@ pub fn kafka_create_topic(broker: &str, topic: &str, partitions: u32) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A TCP proxy in front of a test server that a test cuts and restores, standing in for
+/// a server that goes away (the shared server keeps serving the other tests). Listens
+/// on `listen` (`127.0.0.1:0` for any free port; see `addr`).
+pub struct CutProxy {
+    pub addr: SocketAddr,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl CutProxy {
+    pub fn start(listen: &str, upstream: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener =
+            TcpListener::bind(listen).unwrap_or_else(|e| panic!("bind the proxy on {listen}: {e}"));
+        let addr = listener.local_addr().expect("proxy addr");
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
+        let upstream = upstream.to_string();
+        let (d, c) = (down.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if d.load(Ordering::SeqCst) {
+                    // Down: the connection is closed at once, like a stopped server's port.
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let (Ok(c1), Ok(s1), Ok(c2), Ok(s2)) = (
+                    client.try_clone(),
+                    server.try_clone(),
+                    client.try_clone(),
+                    server.try_clone(),
+                ) else {
+                    continue;
+                };
+                c.lock().expect("proxy lock").extend([c1, s1]);
+                pipe(c2, s2);
+                pipe(server, client);
+            }
+        });
+        Self { addr, down, conns }
+    }
+
+    /// Closes every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.conns.lock().expect("proxy lock").drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub fn restore(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}

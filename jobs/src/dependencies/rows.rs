@@ -26,8 +26,10 @@ use super::JobError;
 
 /// OTLP span kinds (`opentelemetry.proto.trace.v1.Span.SpanKind`).
 pub(crate) const KIND_UNSPECIFIED: u8 = 0;
+pub(crate) const KIND_SERVER: u8 = 2;
 pub(crate) const KIND_CLIENT: u8 = 3;
 pub(crate) const KIND_PRODUCER: u8 = 4;
+pub(crate) const KIND_CONSUMER: u8 = 5;
 
 /// Reference types in the `rt` column.
 pub(crate) const REF_CHILD_OF: u8 = 1;
@@ -301,9 +303,10 @@ pub(crate) struct Partitioner {
     pub spilled_bytes: u64,
 }
 
-/// Hash of a 16-byte trace id: the trace key of both tables.
+/// Hash of a 16-byte trace id: the trace key of both tables. 62 bits, so that the plan's
+/// span key `trace key << 64 | span id` is a valid `Decimal128(38, 0)` (below 10^38).
 pub(crate) fn trace_key(trace_id: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(trace_id)
+    xxhash_rust::xxh3::xxh3_64(trace_id) >> 2
 }
 
 impl Partitioner {

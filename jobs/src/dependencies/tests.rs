@@ -540,9 +540,9 @@ async fn a_trace_too_big_for_the_pool_fails_cleanly_and_writes_nothing() {
         chunk: 1000,
         ..VecReader::new(case.spans.clone())
     });
-    // 8 MiB holds a 100k-span trace.
+    // 16 MiB holds a 100k-span trace (the join's build side alone takes about 9 MiB).
     let opts = DependenciesJobOptions {
-        memory_limit_bytes: Some(8 << 20),
+        memory_limit_bytes: Some(16 << 20),
         ..case.opts.clone()
     };
     let out = derive_links(reader.clone(), &opts).await.expect("derive");

@@ -32,13 +32,7 @@ impl Adjuster for SortCollections {
             .flat_map(|rs| rs.scope_spans.iter_mut())
             .flat_map(|ss| ss.spans.iter_mut())
             .collect();
-        let workers = if spans.len() >= PARALLEL_MIN_SPANS {
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(MAX_WORKERS)
-        } else {
-            1
-        };
+        let workers = jaeger_model::parallel::workers_for(spans.len());
         // Spans are independent: a large trace is sorted on several cores.
         let per = spans.len().div_ceil(workers).max(1);
         std::thread::scope(|scope| {
@@ -53,12 +47,6 @@ impl Adjuster for SortCollections {
         });
     }
 }
-
-/// From this many spans on, sorting runs on several threads.
-const PARALLEL_MIN_SPANS: usize = 2_000;
-
-/// Threads sorting one trace at most.
-const MAX_WORKERS: usize = 4;
 
 fn sort_span(span: &mut Span) {
     sort_attributes(&mut span.attributes);

@@ -264,7 +264,6 @@ impl Statements {
                 .await
                 .map_err(|e| unavailable(&format!("preparing {cql}"), e))
         };
-        let buckets = "(0,1,2,3,4,5,6,7,8,9)";
         // Legacy tables (storage spec §1.4): `operation_names` has no span kind (its
         // statements bind and return an empty one); v001 `dependencies` is keyed by ts
         // alone and found through `ts_index`.
@@ -354,8 +353,11 @@ impl Statements {
             select_services: p(format!("SELECT service_name FROM {ks}.service_names")).await?,
             select_operations: p(select_operations).await?,
             select_operations_kind: p(select_operations_kind).await?,
+            // One partition per query, newest first by the clustering order: Jaeger's
+            // `bucket IN (0..9) ... ORDER BY start_time DESC` makes Cassandra read every
+            // row of the window from all ten partitions and sort them before the LIMIT.
             find_by_service: p(format!(
-                "SELECT trace_id, start_time FROM {ks}.service_name_index WHERE bucket IN {buckets} AND service_name = ? AND start_time >= ? AND start_time <= ? ORDER BY start_time DESC LIMIT ?"
+                "SELECT trace_id, start_time FROM {ks}.service_name_index WHERE service_name = ? AND bucket = ? AND start_time >= ? AND start_time <= ? LIMIT ?"
             ))
             .await?,
             find_by_operation: p(format!(
@@ -770,9 +772,21 @@ impl CassandraStore {
                 keep(id, start, &mut found);
             }
         } else {
-            let rows: Vec<(Vec<u8>, i64)> = self
-                .select(&self.st.find_by_service, (service, min_us, max_us, limit))
-                .await?;
+            // The newest `limit` rows of the ten bucket partitions, as Jaeger's single
+            // IN query returns them, from ten queries that each read at most `limit`.
+            let per_bucket = (0..rows::SERVICE_NAME_BUCKETS).map(|bucket| {
+                self.select::<(Vec<u8>, i64), _>(
+                    &self.st.find_by_service,
+                    (service, bucket, min_us, max_us, limit),
+                )
+            });
+            let mut rows: Vec<(Vec<u8>, i64)> = futures::future::try_join_all(per_bucket)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             for (id, start) in rows {
                 keep(id, start, &mut found);
             }

@@ -484,9 +484,12 @@ pub fn hour_bucket_ms(start_us: i64) -> i64 {
     rounded / 1_000
 }
 
+/// Partitions per service in `service_name_index` (Jaeger's `serviceNameBuckets`).
+pub const SERVICE_NAME_BUCKETS: i32 = 10;
+
 /// The `service_name_index` bucket: the unsigned span hash modulo 10.
 pub fn service_bucket(span_hash: i64) -> i32 {
-    ((span_hash as u64) % 10) as i32
+    ((span_hash as u64) % SERVICE_NAME_BUCKETS as u64) as i32
 }
 
 #[cfg(test)]
