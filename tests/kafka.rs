@@ -76,9 +76,11 @@ fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
 }
 
 /// Waits until every partition of `topic` reports a consumer lag of 0 (everything
-/// written and committed), `partitions` of them.
+/// written and committed), `partitions` of them. Generous: after a SIGKILL the group
+/// waits for the dead member's session to expire before it reassigns its partitions,
+/// and the lag gauge is refreshed every 5 s.
 fn wait_until_consumed(j: &Jaeger, topic: &str, partitions: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     let label = format!("topic=\"{topic}\"");
     loop {
         let text = metrics(j);

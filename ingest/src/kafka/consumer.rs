@@ -76,7 +76,33 @@ impl ClientContext for LagContext {
     }
 }
 
-impl ConsumerContext for LagContext {}
+impl ConsumerContext for LagContext {
+    /// Partition assignments in the log: which ingester reads which partition is the
+    /// first question when one partition's lag grows.
+    fn post_rebalance(
+        &self,
+        _: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        use rdkafka::consumer::Rebalance;
+        let partitions = |l: &rdkafka::TopicPartitionList| {
+            l.elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match rebalance {
+            Rebalance::Assign(l) => {
+                tracing::info!(partitions = %partitions(l), "Kafka consumer: partitions assigned")
+            }
+            Rebalance::Revoke(l) => {
+                tracing::info!(partitions = %partitions(l), "Kafka consumer: partitions revoked")
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "Kafka consumer: rebalance failed"),
+        }
+    }
+}
 
 /// Offsets of one partition being worked on: `true` once written or skipped.
 #[derive(Default)]

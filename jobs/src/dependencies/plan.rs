@@ -403,8 +403,9 @@ pub(crate) fn classify(key: i64, count: u64) -> OutcomeRow {
     } else if is_itself || (rt == REF_CHILD_OF && names_child_as_parent) {
         CYCLE
     } else if rt == REF_LINK && (c_kind != KIND_CONSUMER || p_client == 2) {
-        // A plain link counts only from a consumer to a producer. (A target without a
-        // client half is not refused here: that is what the SQL rule this replaces did.)
+        // A plain link counts only from a consumer, to a producer or to a span with no
+        // client half (the internal or server span that created the message); a link to
+        // a client span is not a message (docs/dependencies-job.md, rule 2).
         IGNORED_LINK
     } else if c_svc == 0 {
         NO_SERVICE
@@ -785,7 +786,8 @@ mod tests {
             .0,
             CYCLE
         );
-        // A consumer's link to a producer is a call; from any other kind it is ignored.
+        // A consumer's link to a producer is a call; from any other kind, or to a client,
+        // it is ignored ...
         assert_eq!(
             outcome_of(edge_key((5, 5), Some((4, 4, 1)), REF_LINK, none)),
             (EDGE, 4, 5, false)
@@ -797,6 +799,11 @@ mod tests {
         assert_eq!(
             outcome_of(edge_key((5, 5), Some((4, 3, 2)), REF_LINK, none)).0,
             IGNORED_LINK
+        );
+        // ... and to a span with no client half (an internal span that made the message).
+        assert_eq!(
+            outcome_of(edge_key((5, 5), Some((4, 1, 0)), REF_LINK, none)),
+            (EDGE, 4, 5, false)
         );
         assert_eq!(
             outcome_of(edge_key((0, 2), server(4), REF_CHILD_OF, none)).0,
