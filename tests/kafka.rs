@@ -8,19 +8,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::{Jaeger, JaegerBuilder, kafka_create_topic, kafka_test_broker, post_two_span_trace};
+use jaeger_storage::conformance::unique_name;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    )
-}
 
 /// A collector that writes to `topic` in `encoding`.
 fn collector(dir: &std::path::Path, broker: &str, topic: &str, encoding: &str) -> Jaeger {
@@ -55,7 +45,7 @@ fn all_in_one_consuming(
     JaegerBuilder::new(dir)
         .arg(format!("--kafka.consumer.brokers={broker}"))
         .arg(format!("--kafka.consumer.topic={topic}"))
-        .arg(format!("--kafka.consumer.group-id={}", unique("g")))
+        .arg(format!("--kafka.consumer.group-id={}", unique_name("g")))
         .arg(format!("--kafka.consumer.encoding={encoding}"))
         .start()
 }
@@ -166,9 +156,9 @@ fn collector_to_ingester_survives_sigkill_with_every_span_once() {
     let Some(broker) = kafka_test_broker() else {
         return;
     };
-    let topic = unique("spans");
+    let topic = unique_name("spans");
     kafka_create_topic(&broker, &topic, 2);
-    let group = unique("ingester");
+    let group = unique_name("ingester");
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = tmp.path().join("store");
     let c = collector(&tmp.path().join("collector"), &broker, &topic, "otlp_proto");
@@ -204,7 +194,7 @@ fn poison_messages_are_skipped_and_counted() {
     let Some(broker) = kafka_test_broker() else {
         return;
     };
-    let topic = unique("poison");
+    let topic = unique_name("poison");
     kafka_create_topic(&broker, &topic, 1);
     use jaeger_ingest::kafka::codec::{Encoding, encode};
     let trace = |id: u8| {
@@ -284,7 +274,7 @@ fn every_encoding_goes_from_collector_to_ingester() {
         .into_iter()
         .enumerate()
     {
-        let topic = unique(&format!("enc-{encoding}"));
+        let topic = unique_name(&format!("enc-{encoding}"));
         kafka_create_topic(&broker, &topic, 1);
         let c = collector(&tmp.path().join(format!("c{i}")), &broker, &topic, encoding);
         let j = all_in_one_consuming(&tmp.path().join(format!("s{i}")), &broker, &topic, encoding);
@@ -319,7 +309,7 @@ fn zipkin_messages_are_read() {
     let Some(broker) = kafka_test_broker() else {
         return;
     };
-    let topic = unique("zipkin");
+    let topic = unique_name("zipkin");
     kafka_create_topic(&broker, &topic, 1);
     let ts = common::now_micros() - 1_000_000;
     let body = format!(
@@ -406,7 +396,7 @@ fn consuming_yaml(
     topic: &str,
     receiver_extra: &str,
 ) -> String {
-    let path = dir.join(format!("{}.yaml", unique("ingester")));
+    let path = dir.join(format!("{}.yaml", unique_name("ingester")));
     std::fs::create_dir_all(dir).expect("mkdir");
     std::fs::write(
         &path,
@@ -440,7 +430,7 @@ exporters:
   jaeger_storage_exporter:
     trace_storage: mem
 "#,
-            group = unique("g"),
+            group = unique_name("g"),
         ),
     )
     .expect("write config");
@@ -452,7 +442,7 @@ exporters:
 #[test]
 fn tls_between_collector_kafka_and_ingester() {
     let Some(k) = secured_broker() else { return };
-    let topic = unique("tls");
+    let topic = unique_name("tls");
     kafka_create_topic(&k.plain, &topic, 1);
     let tmp = tempfile::tempdir().expect("tempdir");
     let c = JaegerBuilder::new(&tmp.path().join("collector"))
@@ -511,7 +501,7 @@ fn tls_between_collector_kafka_and_ingester() {
 #[test]
 fn sasl_scram_and_plain_between_collector_kafka_and_ingester() {
     let Some(k) = secured_broker() else { return };
-    let topic = unique("sasl");
+    let topic = unique_name("sasl");
     kafka_create_topic(&k.plain, &topic, 1);
     let tmp = tempfile::tempdir().expect("tempdir");
     let yaml = tmp.path().join("collector.yaml");
@@ -553,7 +543,7 @@ exporters:
     let j = JaegerBuilder::new(&tmp.path().join("store"))
         .arg(format!("--kafka.consumer.brokers={}", k.sasl))
         .arg(format!("--kafka.consumer.topic={topic}"))
-        .arg(format!("--kafka.consumer.group-id={}", unique("g")))
+        .arg(format!("--kafka.consumer.group-id={}", unique_name("g")))
         .arg("--kafka.consumer.authentication=plaintext")
         .arg(format!("--kafka.consumer.plaintext.username={SASL_USER}"))
         .arg("--kafka.consumer.plaintext.mechanism=PLAIN")
@@ -668,7 +658,7 @@ fn broker_loss_answers_retry_and_loses_nothing_acknowledged() {
     // On the address the broker's PROXIED listener advertises (start.sh): "the broker"
     // goes away for the clients behind it while the shared broker serves the other tests.
     let proxy = common::CutProxy::start(&proxy_addr, &proxied);
-    let topic = unique("outage");
+    let topic = unique_name("outage");
     kafka_create_topic(&plain, &topic, 2);
     let tmp = tempfile::tempdir().expect("tempdir");
     // The collector only knows the proxy; the consumer reads from the broker directly.

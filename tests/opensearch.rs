@@ -11,7 +11,7 @@ mod common;
 use common::{
     JaegerBuilder, now_nanos, post_two_span_trace, search_last_hour, shop_trace_round_trip,
 };
-use jaeger_storage::conformance::opensearch_test_server;
+use jaeger_storage::conformance::{opensearch_test_server, unique_name};
 
 /// A v2 config file on OpenSearch with fresh primary and archive prefixes.
 fn config_file(dir: &std::path::Path, url: &str, tag: &str) -> (std::path::PathBuf, String) {
@@ -214,20 +214,12 @@ fn alias_holders(url: &str, alias: &str) -> Vec<String> {
     names
 }
 
-fn unique_prefix(tag: &str) -> String {
-    format!(
-        "{tag}{}x{}",
-        std::process::id(),
-        now_nanos() % 1_000_000_000
-    )
-}
-
 #[test]
 fn es_index_cleaner_deletes_exactly_jaegers_indices_created_before_the_cutoff() {
     let Some(url) = opensearch_test_server() else {
         return;
     };
-    let prefix = unique_prefix("clean");
+    let prefix = unique_name("clean");
     let c = reqwest::blocking::Client::new();
     // OpenSearch does not let a client set `index.creation_date`, so every index here
     // is created now: with NUM_OF_DAYS=5 none is old enough, with 0 (cutoff tomorrow
@@ -304,7 +296,7 @@ fn es_rollover_init_rollover_and_lookback_manage_the_aliases() {
     let Some(url) = opensearch_test_server() else {
         return;
     };
-    let prefix = unique_prefix("roll");
+    let prefix = unique_name("roll");
     let base = |kind: &str| format!("{prefix}-jaeger-{kind}");
     let common = [
         "--index-prefix",

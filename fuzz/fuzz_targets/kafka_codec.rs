@@ -6,25 +6,15 @@
 use jaeger_ingest::kafka::codec::{self, Encoding};
 use libfuzzer_sys::fuzz_target;
 
-const ENCODINGS: [Encoding; 7] = [
-    Encoding::OtlpProto,
-    Encoding::OtlpJson,
-    Encoding::JaegerProto,
-    Encoding::JaegerJson,
-    Encoding::ZipkinProto,
-    Encoding::ZipkinJson,
-    Encoding::ZipkinThrift,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, payload)) = data.split_first() else {
         return;
     };
-    let encoding = ENCODINGS[usize::from(selector) % ENCODINGS.len()];
+    let encoding = Encoding::ALL[usize::from(selector) % Encoding::ALL.len()];
     let Ok(batch) = codec::decode(encoding, payload) else {
         return;
     };
-    for out in ENCODINGS.into_iter().filter(|e| e.can_encode()) {
+    for out in Encoding::ALL.into_iter().filter(|e| e.can_encode()) {
         if let Ok(messages) = codec::encode(out, &batch, 1 << 20) {
             for m in messages {
                 let _ = codec::decode(out, &m.payload);

@@ -2118,6 +2118,23 @@ pub fn cassandra_test_server() -> Option<String> {
     }
 }
 
+/// A name no other test uses, in this process or a concurrent one:
+/// `{prefix}_{pid}_{nanos}_{n}`. Valid as a Cassandra keyspace and as an OpenSearch
+/// index prefix, so tests sharing one server never see each other's data.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// The OpenSearch test server's URL from `JAEGER_TEST_OPENSEARCH` (scripts/test starts it
 /// with tests/servers/opensearch/start.sh), or `None` to skip when a test is run ad hoc
 /// without one; under `JAEGER_TEST_REQUIRE_SERVERS=1` a missing server fails the test.

@@ -13,21 +13,8 @@
 use jaeger_storage::Storage;
 use jaeger_storage::cassandra::{CassandraConfig, CassandraStore, SchemaOptions};
 use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
+use jaeger_storage::conformance::unique_name;
 use jaeger_storage::conformance::{Guard, Limits};
-
-fn unique_keyspace(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Keyspaces of finished tests, reused (truncated) by later ones: creating a schema
 /// takes seconds and dropping one longer, truncating its tables a fraction of that.
@@ -54,7 +41,7 @@ async fn open() -> Option<(Storage, Guard)> {
         password: Some("cassandra".into()),
         create_schema: reused.is_none(),
         schema: SchemaOptions {
-            keyspace: reused.clone().unwrap_or_else(|| unique_keyspace("conf")),
+            keyspace: reused.clone().unwrap_or_else(|| unique_name("conf")),
             datacenter: String::new(),
             ..Default::default()
         },

@@ -9,6 +9,7 @@ use jaeger_model::otlp::trace::span::SpanKind;
 use jaeger_storage::cassandra::rows::{DependencyUdt, KeyValueUdt, LogUdt, ProcessUdt, SpanRefUdt};
 use jaeger_storage::cassandra::{CassandraConfig, CassandraStore, SchemaOptions, schema};
 use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
+use jaeger_storage::conformance::unique_name;
 use jaeger_storage::conformance::{
     HOUR, MILLISECOND, MINUTE, TestSpan, batch, bool_val, bytes_val, double_val, int_val,
     reference_time, str_val, trace_id,
@@ -16,14 +17,6 @@ use jaeger_storage::conformance::{
 use jaeger_storage::{DependencyLink, DependencyStore, SpanReader, SpanWriter};
 use scylla::client::session::Session;
 use scylla::value::CqlTimestamp;
-
-fn keyspace(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
 
 fn config(addr: &str, keyspace: &str, create: bool) -> CassandraConfig {
     CassandraConfig {
@@ -88,7 +81,7 @@ type TableRow = (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_matches_v004() {
     let Some(addr) = cassandra_addr() else { return };
-    let ks = keyspace("layout_schema");
+    let ks = unique_name("layout_schema");
     let store = CassandraStore::open(config(&addr, &ks, true))
         .await
         .expect("schema created");
@@ -282,7 +275,7 @@ async fn schema_matches_v004() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn older_layouts_stay_readable_and_a_missing_keyspace_is_a_clear_error() {
     let Some(addr) = cassandra_addr() else { return };
-    let missing = keyspace("layout_missing");
+    let missing = unique_name("layout_missing");
     let err = CassandraStore::open(config(&addr, &missing, false))
         .await
         .err()
@@ -295,7 +288,7 @@ async fn older_layouts_stay_readable_and_a_missing_keyspace_is_a_clear_error() {
 
     // A keyspace Jaeger v001 wrote: operation_names and dependencies, no _v2 tables, no
     // sampling tables, and rows already in the legacy tables.
-    let ks = keyspace("layout_v001");
+    let ks = unique_name("layout_v001");
     let store = CassandraStore::open(config(&addr, &ks, true))
         .await
         .expect("schema");
@@ -421,7 +414,7 @@ async fn older_layouts_stay_readable_and_a_missing_keyspace_is_a_clear_error() {
     );
 
     // Not a Jaeger keyspace at all: refused, nothing created.
-    let other = keyspace("layout_other");
+    let other = unique_name("layout_other");
     s.query_unpaged(
         format!("CREATE KEYSPACE {other} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': '1'}}"),
         (),
@@ -439,7 +432,7 @@ async fn older_layouts_stay_readable_and_a_missing_keyspace_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn written_rows_match_jaegers_writer() {
     let Some(addr) = cassandra_addr() else { return };
-    let ks = keyspace("layout_rows");
+    let ks = unique_name("layout_rows");
     let store = CassandraStore::open(config(&addr, &ks, true))
         .await
         .expect("schema");
@@ -742,7 +735,7 @@ async fn tls_with_ca_client_certificate_and_basic_auth() {
     use jaeger_storage::cassandra::CassandraTls;
     let Some(addr) = cassandra_addr() else { return };
     let Some(dir) = tls_dir() else { return };
-    let ks = keyspace("layout_tls");
+    let ks = unique_name("layout_tls");
     let tls = CassandraTls {
         ca_file: Some(dir.join("ca.pem")),
         cert_file: Some(dir.join("client.pem")),

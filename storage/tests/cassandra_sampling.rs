@@ -9,17 +9,10 @@ use jaeger_storage::cassandra::{
     CassandraConfig, CassandraSamplingStore, SchemaOptions, connect, connect_as,
 };
 use jaeger_storage::conformance::cassandra_test_server as cassandra_addr;
+use jaeger_storage::conformance::unique_name;
 use jaeger_storage::sampling::{SamplingStore, Throughput, conformance};
 use scylla::client::session::Session;
 use scylla::value::CqlTimeuuid;
-
-fn keyspace(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
 
 fn config(addr: &str, keyspace: &str) -> CassandraConfig {
     CassandraConfig {
@@ -54,7 +47,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cassandra_sampling_store_passes_the_shared_cases() {
     let Some(addr) = cassandra_addr() else { return };
-    let store = CassandraSamplingStore::open(&config(&addr, &keyspace("sampling")))
+    let store = CassandraSamplingStore::open(&config(&addr, &unique_name("sampling")))
         .await
         .expect("sampling store opens");
     conformance::throughput_and_probabilities(&store).await;
@@ -64,7 +57,7 @@ async fn cassandra_sampling_store_passes_the_shared_cases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampling_rows_are_jaegers_and_jaegers_rows_are_read() {
     let Some(addr) = cassandra_addr() else { return };
-    let ks = keyspace("sampling_rows");
+    let ks = unique_name("sampling_rows");
     let cfg = config(&addr, &ks);
     let store = CassandraSamplingStore::open(&cfg)
         .await
@@ -187,7 +180,7 @@ async fn sampling_rows_are_jaegers_and_jaegers_rows_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collectors_on_one_keyspace_elect_one_leader() {
     let Some(addr) = cassandra_addr() else { return };
-    let cfg = config(&addr, &keyspace("sampling_lease"));
+    let cfg = config(&addr, &unique_name("sampling_lease"));
     let a = CassandraSamplingStore::open(&cfg).await.expect("open a");
     let b = CassandraSamplingStore::open(&CassandraConfig {
         create_schema: false,
@@ -255,7 +248,7 @@ async fn frames_are_lz4_compressed_unless_disabled() {
         ..config(&addr, "unused")
     };
     for (disable, want) in [(false, Some("lz4")), (true, None)] {
-        let app = keyspace(if disable { "plain" } else { "lz4" });
+        let app = unique_name(if disable { "plain" } else { "lz4" });
         let session = connect_as(
             &CassandraConfig {
                 disable_compression: disable,

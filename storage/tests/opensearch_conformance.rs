@@ -10,22 +10,9 @@
 
 use jaeger_storage::Storage;
 use jaeger_storage::conformance::opensearch_test_server;
+use jaeger_storage::conformance::unique_name;
 use jaeger_storage::conformance::{Guard, Limits};
 use jaeger_storage::elasticsearch::{EsConfig, EsStore, IndexSettings};
-
-pub fn unique_prefix(tag: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{tag}{}x{nanos}x{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Deletes the test's indices and templates (on a thread of its own: Drop is sync).
 struct Cleanup {
@@ -58,7 +45,7 @@ impl Drop for Cleanup {
 
 async fn open() -> Option<(Storage, Guard)> {
     let url = opensearch_test_server()?;
-    let prefix = unique_prefix("conf");
+    let prefix = unique_name("conf");
     let one_shard = IndexSettings {
         shards: 1,
         replicas: 0,

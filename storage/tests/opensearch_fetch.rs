@@ -4,18 +4,11 @@
 //! opensearch_conformance.rs.
 
 use jaeger_model::TraceId;
+use jaeger_storage::conformance::unique_name;
 use jaeger_storage::conformance::{MILLISECOND, SECOND, TestSpan, batch, reference_time};
 use jaeger_storage::conformance::{opensearch_cleanup, opensearch_test_server, span_views};
 use jaeger_storage::elasticsearch::{EsConfig, EsStore, IndexSettings};
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, TraceQuery};
-
-fn unique_prefix(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{tag}{}x{nanos}", std::process::id())
-}
 
 /// `n` spans of one trace, 1 ms apart.
 fn trace(id: TraceId, n: u64, start: u64) -> Vec<TestSpan> {
@@ -42,7 +35,7 @@ async fn traces_larger_than_the_page_are_fetched_whole() {
     let Some(url) = opensearch_test_server() else {
         return;
     };
-    let prefix = unique_prefix("fetch");
+    let prefix = unique_name("fetch");
     let config = EsConfig {
         server_urls: vec![url],
         opensearch: true,

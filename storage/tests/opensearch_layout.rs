@@ -5,6 +5,7 @@
 //! like opensearch_conformance.rs.
 
 use jaeger_model::otlp::trace::span::SpanKind;
+use jaeger_storage::conformance::unique_name;
 use jaeger_storage::conformance::{
     MILLISECOND, TestSpan, batch, bool_val, bytes_val, double_val, int_val, reference_time,
     str_val, trace_id,
@@ -14,14 +15,6 @@ use jaeger_storage::elasticsearch::doc::fnv1a64_hex;
 use jaeger_storage::elasticsearch::{EsClient, EsConfig, EsStore, IndexSettings, Method, Rotation};
 use jaeger_storage::{DependencyLink, DependencyStore, SpanWriter};
 use serde_json::{Value, json};
-
-fn unique_prefix(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{tag}{}x{nanos}", std::process::id())
-}
 
 fn config(url: &str, prefix: &str) -> EsConfig {
     let settings = IndexSettings {
@@ -152,7 +145,7 @@ async fn documents_templates_and_indices_match_jaegers_layout() {
     let Some(url) = opensearch_test_server() else {
         return;
     };
-    let prefix = unique_prefix("layout");
+    let prefix = unique_name("layout");
     let store = EsStore::open(config(&url, &prefix))
         .await
         .expect("store opens and installs its templates");
@@ -450,7 +443,7 @@ async fn hourly_layout_and_aliases_name_indices_as_jaeger() {
     let Some(url) = opensearch_test_server() else {
         return;
     };
-    let prefix = unique_prefix("layouth");
+    let prefix = unique_name("layouth");
     let hourly = Rotation {
         date_layout: "2006-01-02-15".into(),
         hourly: true,
@@ -501,7 +494,7 @@ async fn hourly_layout_and_aliases_name_indices_as_jaeger() {
     opensearch_cleanup(&c, &prefix).await;
 
     // With aliases (es-rollover's layout) writes go to `<prefix>jaeger-span-write`.
-    let prefix = unique_prefix("layouta");
+    let prefix = unique_name("layouta");
     // The store installs its templates first, so the rollover indices take them.
     let store = EsStore::open(EsConfig {
         use_aliases: true,
