@@ -524,14 +524,6 @@ async fn main() {
         uptime()
     );
     if std::env::var_os("BENCH_KEEP").is_none() {
-        let _ = client
-            .send(
-                Method::Delete,
-                &format!("/{prefix}-jaeger-*"),
-                &[],
-                None,
-                false,
-            )
-            .await;
+        jaeger_storage::conformance::opensearch_cleanup(&client, &prefix).await;
     }
 }
