@@ -17,18 +17,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 version=5.0.6
 cache="${JAEGER_SERVERS_CACHE:-${HOME:-/tmp}/.cache/jaeger-rs}/cassandra-$version"
-log() { printf 'cassandra: %s\n' "$*" >&2; }
-
-# Java 17 and Maven, installed quietly on a fresh Debian machine.
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v openssl >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    log "installing Java 17 and Maven (apt)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends openjdk-17-jre-headless maven openssl >&2
-  else
-    log "java and mvn are required"; exit 1
-  fi
-fi
+server=cassandra port_base=20000
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+need_tools openssl
 
 if [ ! -f "$cache/lib/.complete" ]; then
   log "resolving cassandra-all $version from Maven Central into $cache/lib"
@@ -39,17 +31,7 @@ if [ ! -f "$cache/lib/.complete" ]; then
 fi
 
 # Two free loopback ports (CQL and internode).
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if port_free "$p" && [ "$p" != "${1:-}" ]; then echo "$p"; return; fi
-  done
-  log "no free port found"; exit 1
-}
-cql_port=$(pick_port)
-storage_port=$(pick_port "$cql_port")
+pick_port cql_port; pick_port storage_port
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/jaeger-cassandra.XXXXXX")"
 mkdir -p "$data/conf"
@@ -60,22 +42,11 @@ cp "$here/logback.xml" "$data/conf/logback.xml"
 # A throwaway CA, the node's certificate in a PKCS12 keystore, and a client
 # certificate for tests of mutual TLS.
 tls="$data/tls"
-mkdir -p "$tls"
-(
-  cd "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=jaeger-test-ca" \
-    -keyout ca.key -out ca.pem 2>/dev/null
-  for who in node client; do
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$who.key" -out "$who.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:cassandra.test,DNS:localhost\n' >"$who.ext"
-    openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
-      -extfile "$who.ext" -out "$who.pem" 2>/dev/null
-  done
-  openssl pkcs12 -export -in node.pem -inkey node.key -certfile ca.pem -name node \
-    -passout pass:cassandra -out keystore.p12
-  keytool -importcert -noprompt -storetype PKCS12 -keystore truststore.p12 \
-    -storepass cassandra -alias ca -file ca.pem >/dev/null 2>&1
-)
+make_test_certs "$tls" jaeger-test-ca "IP:127.0.0.1,DNS:cassandra.test,DNS:localhost" node client
+openssl pkcs12 -export -in "$tls/node.pem" -inkey "$tls/node.key" -certfile "$tls/ca.pem" \
+  -name node -passout pass:cassandra -out "$tls/keystore.p12"
+keytool -importcert -noprompt -storetype PKCS12 -keystore "$tls/truststore.p12" \
+  -storepass cassandra -alias ca -file "$tls/ca.pem" >/dev/null 2>&1
 cat >>"$data/conf/cassandra.yaml" <<YAML
 client_encryption_options:
   enabled: true
@@ -136,11 +107,12 @@ deadline=$((started + ${CASSANDRA_START_TIMEOUT:-150}))
 until ! port_free "$cql_port" && grep -q "Created default superuser role" "$data/cassandra.log"; do
   if ! kill -0 "$(cat "$data/pid")" 2>/dev/null; then
     log "Cassandra exited during startup; last log lines:"; tail -n 40 "$data/cassandra.log" >&2
+    "$here/stop.sh" "$data"
     exit 1
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
     log "not ready after ${CASSANDRA_START_TIMEOUT:-150}s; last log lines:"; tail -n 40 "$data/cassandra.log" >&2
-    kill "$(cat "$data/pid")" 2>/dev/null || true
+    "$here/stop.sh" "$data"
     exit 1
   fi
   sleep 0.5

@@ -25,18 +25,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 version=4.4.0
 cache="${JAEGER_SERVERS_CACHE:-${HOME:-/tmp}/.cache/jaeger-rs}/kafka-$version"
-log() { printf 'kafka: %s\n' "$*" >&2; }
-
-# Java 17, Maven and openssl, installed quietly on a fresh Debian machine.
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v openssl >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    log "installing Java 17 and Maven (apt)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends openjdk-17-jre-headless maven openssl >&2
-  else
-    log "java and mvn are required"; exit 1
-  fi
-fi
+server=kafka port_base=28000
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+need_tools openssl
 
 if [ ! -f "$cache/lib/.complete" ]; then
   log "resolving kafka_2.13 $version from Maven Central into $cache/lib"
@@ -49,22 +41,8 @@ fi
 
 # Free loopback ports: clients, the KRaft controller, TLS, SASL, the proxied listener and
 # the address it advertises (where a test's proxy listens).
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-taken=" "
-pick_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if port_free "$p" && [[ "$taken" != *" $p "* ]]; then taken="$taken$p "; echo "$p"; return; fi
-  done
-  log "no free port found"; exit 1
-}
-port=$(pick_port); taken="$taken$port "
-controller_port=$(pick_port); taken="$taken$controller_port "
-ssl_port=$(pick_port); taken="$taken$ssl_port "
-sasl_port=$(pick_port); taken="$taken$sasl_port "
-proxied_port=$(pick_port); taken="$taken$proxied_port "
-proxy_port=$(pick_port)
+pick_port port; pick_port controller_port; pick_port ssl_port; pick_port sasl_port
+pick_port proxied_port; pick_port proxy_port
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/jaeger-kafka.XXXXXX")"
 # topics.sh finds the jars through this link when given JAEGER_TEST_KAFKA_DIR.
@@ -74,19 +52,8 @@ cp "$here/log4j2.xml" "$data/log4j2.xml"
 # Throwaway certificates: a CA, the broker's (for 127.0.0.1 and localhost) and a client's.
 # Kafka reads PEM directly (ssl.keystore.type=PEM: the PKCS#8 key, then the certificate).
 tls="$data/tls"
-mkdir -p "$tls"
-(
-  cd "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=jaeger-test-kafka-ca" \
-    -keyout ca.key -out ca.pem 2>/dev/null
-  for who in broker client; do
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$who.key" -out "$who.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$who.ext"
-    openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
-      -extfile "$who.ext" -out "$who.pem" 2>/dev/null
-  done
-  cat broker.key broker.pem >broker-keystore.pem
-)
+make_test_certs "$tls" jaeger-test-kafka-ca "IP:127.0.0.1,DNS:localhost" broker client
+cat "$tls/broker.key" "$tls/broker.pem" >"$tls/broker-keystore.pem"
 scram_user=jaeger
 scram_password=jaeger-secret
 # Replication factors of 1 for the internal topics (one broker), a few partitions for the
@@ -151,17 +118,18 @@ echo $! >"$data/pid"
 
 # Ready = the client port is open and the server logged that it finished starting (the
 # broker is unfenced by then, so metadata requests and produces succeed).
-deadline=$((started + ${KAFKA_START_TIMEOUT:-120}))
+deadline=$((started + ${KAFKA_START_TIMEOUT:-300}))
 until ! port_free "$port" && grep -q "Kafka Server started" "$data/server.log" 2>/dev/null; do
   if ! kill -0 "$(cat "$data/pid")" 2>/dev/null; then
     log "Kafka exited during startup; last log lines:"
     tail -n 40 "$data/server.log" "$data/stdout.log" >&2 2>/dev/null || true
+    "$here/stop.sh" "$data"
     exit 1
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    log "not ready after ${KAFKA_START_TIMEOUT:-120}s; last log lines:"
+    log "not ready after ${KAFKA_START_TIMEOUT:-300}s; last log lines:"
     tail -n 40 "$data/server.log" "$data/stdout.log" >&2 2>/dev/null || true
-    kill "$(cat "$data/pid")" 2>/dev/null || true
+    "$here/stop.sh" "$data"
     exit 1
   fi
   sleep 0.3

@@ -13,19 +13,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 version=2.19.3
 cache="${JAEGER_SERVERS_CACHE:-${HOME:-/tmp}/.cache/jaeger-rs}/opensearch-$version"
-log() { printf 'opensearch: %s\n' "$*" >&2; }
-
-# Java 17, Maven and unzip, installed quietly on a fresh Debian machine.
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v unzip >/dev/null \
-  || ! command -v curl >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    log "installing Java 17, Maven, unzip and curl (apt)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends openjdk-17-jre-headless maven unzip curl >&2
-  else
-    log "java, mvn, unzip and curl are required"; exit 1
-  fi
-fi
+server=opensearch port_base=24000
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+need_tools unzip curl
 
 if [ ! -f "$cache/.complete" ]; then
   log "resolving the OpenSearch $version integ-test-zip from Maven Central into $cache"
@@ -35,17 +26,7 @@ if [ ! -f "$cache/.complete" ]; then
   touch "$cache/.complete"
 fi
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if port_free "$p" && [ "$p" != "${1:-}" ]; then echo "$p"; return; fi
-  done
-  log "no free port found"; exit 1
-}
-http_port=$(pick_port)
-transport_port=$(pick_port "$http_port")
+pick_port http_port; pick_port transport_port
 
 # Each run gets its own copy of the distribution: OpenSearch refuses to run as root, so
 # under root it runs as `nobody`, which must own its home, config and data.
