@@ -4,6 +4,7 @@
 //! Jaeger v2: every receiver converts to it at the edge and every API converts from it.
 //! This crate does no I/O.
 
+pub mod cow;
 pub mod gojson;
 pub mod ids;
 pub mod kind;
@@ -14,6 +15,7 @@ pub mod sanitize;
 pub mod trace;
 pub mod ui;
 
+pub use cow::CowTrace;
 pub use ids::{IdError, SpanId, TraceId};
 pub use kind::SpanKindName;
 pub use trace::{SpanRef, Trace};

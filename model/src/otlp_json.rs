@@ -10,10 +10,11 @@ use std::fmt::Write as _;
 
 use base64::Engine;
 
+use crate::cow::{ScopeGroup, SpanGroup};
 use crate::otlp::common::EntityRef;
 use crate::otlp::{
-    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, ResourceSpans, ScopeSpans,
-    Span, Status, Value,
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, ResourceSpans, Span, Status,
+    Value,
 };
 
 /// `{"resourceSpans":[...]}` for the given resource spans.
@@ -25,9 +26,9 @@ pub fn traces_data(resource_spans: &[ResourceSpans]) -> String {
 
 /// Appends `{"resourceSpans":[...]}` to `out`; the resource spans may come from several
 /// traces (api_v3 search concatenates them into one `TracesData`).
-pub fn write_traces_data<'a>(
+pub fn write_traces_data<'a, G: SpanGroup + 'a>(
     out: &mut String,
-    resource_spans: impl IntoIterator<Item = &'a ResourceSpans>,
+    resource_spans: impl IntoIterator<Item = &'a G>,
 ) {
     let mut o = Obj::new(out);
     let mut first = true;
@@ -127,15 +128,15 @@ fn string(out: &mut String, s: &str) {
     }
 }
 
-fn resource_spans_json(out: &mut String, rs: &ResourceSpans) {
+fn resource_spans_json<G: SpanGroup>(out: &mut String, rs: &G) {
     let mut o = Obj::new(out);
     o.key("resource");
-    resource(o.out, rs.resource.as_ref());
-    if !rs.scope_spans.is_empty() {
+    resource(o.out, rs.resource());
+    if !rs.scopes().is_empty() {
         o.key("scopeSpans");
-        list(o.out, &rs.scope_spans, scope_spans);
+        list(o.out, rs.scopes(), scope_spans);
     }
-    o.str("schemaUrl", &rs.schema_url);
+    o.str("schemaUrl", rs.schema_url());
     o.end();
 }
 
@@ -168,15 +169,17 @@ fn entity_ref(out: &mut String, e: &EntityRef) {
     o.end();
 }
 
-fn scope_spans(out: &mut String, ss: &ScopeSpans) {
+fn scope_spans<S: ScopeGroup>(out: &mut String, ss: &S) {
     let mut o = Obj::new(out);
     o.key("scope");
-    scope(o.out, ss.scope.as_ref());
-    if !ss.spans.is_empty() {
+    scope(o.out, ss.scope());
+    if !ss.spans().is_empty() {
         o.key("spans");
-        list(o.out, &ss.spans, span);
+        list(o.out, ss.spans(), |out, s| {
+            span(out, &crate::cow::applied(s))
+        });
     }
-    o.str("schemaUrl", &ss.schema_url);
+    o.str("schemaUrl", ss.schema_url());
     o.end();
 }
 
@@ -323,6 +326,7 @@ fn any_value(out: &mut String, v: Option<&AnyValue>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::otlp::ScopeSpans;
     use crate::otlp::common::{ArrayValue, KeyValueList};
     use crate::trace::kv;
 

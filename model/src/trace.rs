@@ -82,6 +82,29 @@ pub fn span_count(rs: &[ResourceSpans]) -> usize {
         .sum()
 }
 
+/// Puts attributes in key order, stably (equal keys keep their order).
+pub fn sort_attributes_stable(attrs: &mut [KeyValue]) {
+    if !attrs.is_sorted_by(|a, b| a.key <= b.key) {
+        attrs.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+}
+
+/// Puts the span's attribute lists (its own, its events' and its links') in key order
+/// and its events in name order, all stably: the order the query's `SortCollections`
+/// gives, less its dropping of repeated keys. The memory store keeps spans so.
+pub fn sort_span_collections(span: &mut Span) {
+    sort_attributes_stable(&mut span.attributes);
+    if !span.events.is_sorted_by(|a, b| a.name <= b.name) {
+        span.events.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    for e in span.events.iter_mut() {
+        sort_attributes_stable(&mut e.attributes);
+    }
+    for l in span.links.iter_mut() {
+        sort_attributes_stable(&mut l.attributes);
+    }
+}
+
 /// The `service.name` resource attribute, or `""`.
 pub fn service_name(resource: &Resource) -> &str {
     match find_attr(&resource.attributes, SERVICE_NAME) {

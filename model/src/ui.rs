@@ -13,6 +13,7 @@ use base64::Engine;
 use serde::ser::{Error as _, SerializeStruct};
 use serde::{Serialize, Serializer};
 
+use crate::cow::{ScopeGroup, SpanGroup, SpanSource, shift_time};
 use crate::gojson;
 use crate::ids::{SpanId, TraceId};
 use crate::otlp::{self, AnyValue, InstrumentationScope, ResourceSpans, Value};
@@ -200,20 +201,25 @@ pub fn traces_from_otlp(batch: &[ResourceSpans]) -> Vec<Trace> {
 }
 
 /// Converts the spans of one trace. The trace id is the first span's.
-pub fn trace_from_otlp(resource_spans: &[ResourceSpans]) -> Trace {
+pub fn trace_from_otlp<G: SpanGroup>(resource_spans: &[G]) -> Trace {
     let mut processes = ProcessTable::default();
-    let mut spans = Vec::with_capacity(crate::trace::span_count(resource_spans));
+    let count = resource_spans
+        .iter()
+        .flat_map(|rs| rs.scopes())
+        .map(|ss| ss.spans().len())
+        .sum();
+    let mut spans = Vec::with_capacity(count);
     for rs in resource_spans {
-        let process = convert_process(rs.resource.as_ref());
+        let process = convert_process(rs.resource());
         // Ids are given when a process is first met through a span, so a resource
         // without spans gets none.
         let mut process_id: Option<String> = None;
-        for ss in &rs.scope_spans {
-            for span in &ss.spans {
+        for ss in rs.scopes() {
+            for span in ss.spans() {
                 let id = process_id
                     .get_or_insert_with(|| processes.key(&process))
                     .clone();
-                spans.push(convert_span(span, ss.scope.as_ref(), id));
+                spans.push(convert_span(&crate::cow::applied(span), ss.scope(), id));
             }
         }
     }
@@ -556,9 +562,9 @@ pub struct UnsupportedValue(pub String);
 /// Appends the compact JSON of the UI trace of `resource_spans` (one trace) to `out`,
 /// byte for byte what serializing [`trace_from_otlp`] with [`gojson::to_vec`] gives.
 /// On an unencodable value `out` holds a partial document and must be discarded.
-pub fn write_trace_json(
+pub fn write_trace_json<G: SpanGroup>(
     out: &mut Vec<u8>,
-    resource_spans: &[ResourceSpans],
+    resource_spans: &[G],
 ) -> Result<(), UnsupportedValue> {
     // Processes first: spans name them by key. Ids go to processes as they are first
     // met through a span, so a resource without spans gets none.
@@ -567,20 +573,24 @@ pub fn write_trace_json(
     let mut estimate = 256usize;
     for rs in resource_spans {
         let mut n = 0;
-        for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+        for span in rs.scopes().iter().flat_map(|ss| ss.spans()) {
             n += 1;
-            estimate += span_size_estimate(span);
+            estimate += span_size_estimate(span.span());
         }
-        keys.push((n > 0).then(|| processes.index(convert_process(rs.resource.as_ref()))));
+        keys.push((n > 0).then(|| processes.index(convert_process(rs.resource()))));
     }
     // Sized from the counts of tags, logs and references, so the buffer is allocated
     // once: growing a 10 MB buffer copies it. Pages never written cost nothing.
     out.reserve(estimate);
 
     out.extend_from_slice(b"{\"traceID\":");
-    let first = crate::trace::spans_of(resource_spans).next();
+    let first = resource_spans
+        .iter()
+        .flat_map(|rs| rs.scopes())
+        .flat_map(|ss| ss.spans())
+        .next();
     match first {
-        Some(s) => write_trace_id(out, &s.span.trace_id),
+        Some(s) => write_trace_id(out, &s.span().trace_id),
         None => out.extend_from_slice(b"\"\""),
     }
     out.extend_from_slice(b",\"spans\":[");
@@ -588,12 +598,7 @@ pub fn write_trace_json(
         .iter()
         .zip(&keys)
         .filter(|(_, k)| k.is_some())
-        .map(|(rs, _)| {
-            rs.scope_spans
-                .iter()
-                .map(|ss| ss.spans.len())
-                .sum::<usize>()
-        })
+        .map(|(rs, _)| rs.scopes().iter().map(|ss| ss.spans().len()).sum::<usize>())
         .sum();
     let workers = crate::parallel::workers_for(spans);
     if workers <= 1 {
@@ -658,31 +663,31 @@ pub fn write_trace_json(
 
 /// Writes the spans numbered `range` (in resource/scope/span order, counting only
 /// resources that have a process key), each preceded by a comma but the very first.
-fn write_spans(
+fn write_spans<G: SpanGroup>(
     out: &mut Vec<u8>,
-    resource_spans: &[ResourceSpans],
+    resource_spans: &[G],
     keys: &[Option<u32>],
     range: std::ops::Range<usize>,
 ) -> Result<(), UnsupportedValue> {
     let mut at = 0;
     for (rs, key) in resource_spans.iter().zip(keys) {
         let Some(key) = key else { continue };
-        for ss in &rs.scope_spans {
+        for ss in rs.scopes() {
             if at >= range.end {
                 return Ok(());
             }
-            let n = ss.spans.len();
+            let n = ss.spans().len();
             if at + n <= range.start {
                 at += n;
                 continue;
             }
             let from = range.start.saturating_sub(at);
             let to = (range.end - at).min(n);
-            for (i, span) in ss.spans[from..to].iter().enumerate() {
+            for (i, span) in ss.spans()[from..to].iter().enumerate() {
                 if at + from + i > 0 {
                     out.push(b',');
                 }
-                write_span(out, span, ss.scope.as_ref(), *key)?;
+                write_span(out, span, ss.scope(), *key)?;
             }
             at += n;
         }
@@ -738,12 +743,16 @@ fn write_span_id_value(out: &mut Vec<u8>, id: SpanId) {
     out.push(b'"');
 }
 
-fn write_span(
+/// One span, with the pending change of a borrowed span applied on the fly (shifted
+/// times, added warnings): nothing is copied for it.
+fn write_span<S: SpanSource>(
     out: &mut Vec<u8>,
-    span: &otlp::Span,
+    source: &S,
     scope: Option<&InstrumentationScope>,
     process: u32,
 ) -> Result<(), UnsupportedValue> {
+    let span = source.span();
+    let delta = source.shift();
     let trace_id = TraceId::from_slice(&span.trace_id).unwrap_or_default();
     let parent = SpanId::from_slice(&span.parent_span_id).unwrap_or_default();
     out.extend_from_slice(b"{\"traceID\":");
@@ -754,13 +763,14 @@ fn write_span(
     gojson::write_str(out, &span.name);
     out.extend_from_slice(b",\"references\":[");
     write_references(out, span, trace_id, parent);
-    out.extend_from_slice(b"],\"startTime\":");
-    gojson::write_u64(out, micros(span.start_time_unix_nano));
-    out.extend_from_slice(b",\"duration\":");
-    gojson::write_u64(
-        out,
-        duration_micros(span.start_time_unix_nano, span.end_time_unix_nano),
+    let (start, end) = (
+        shift_time(span.start_time_unix_nano, delta),
+        shift_time(span.end_time_unix_nano, delta),
     );
+    out.extend_from_slice(b"],\"startTime\":");
+    gojson::write_u64(out, micros(start));
+    out.extend_from_slice(b",\"duration\":");
+    gojson::write_u64(out, duration_micros(start, end));
     out.extend_from_slice(b",\"tags\":[");
     write_span_tags(out, span, scope)?;
     out.extend_from_slice(b"],\"logs\":[");
@@ -769,7 +779,7 @@ fn write_span(
             out.push(b',');
         }
         out.extend_from_slice(b"{\"timestamp\":");
-        gojson::write_u64(out, micros(e.time_unix_nano));
+        gojson::write_u64(out, micros(shift_time(e.time_unix_nano, delta)));
         out.extend_from_slice(b",\"fields\":[");
         let mut first = true;
         if !e.name.is_empty() && !e.attributes.iter().any(|kv| kv.key == "event") {
@@ -788,7 +798,7 @@ fn write_span(
     out.extend_from_slice(b"],\"processID\":\"p");
     gojson::write_u64(out, u64::from(process) + 1);
     out.extend_from_slice(b"\",\"warnings\":");
-    write_warnings(out, &span.attributes);
+    write_warnings(out, &span.attributes, source.extra_warnings());
     out.push(b'}');
     Ok(())
 }
@@ -978,32 +988,49 @@ fn write_ui_kv(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), UnsupportedValue>
     Ok(())
 }
 
-/// As [`span_warnings`]: `null`, or the strings of `@jaeger@warnings`.
-fn write_warnings(out: &mut Vec<u8>, attrs: &[otlp::KeyValue]) {
+/// As [`span_warnings`]: `null`, or the strings of `@jaeger@warnings`; `extra` are
+/// warnings not added to the attributes yet, written as `add_warning` would have stored
+/// them (after the span's own).
+fn write_warnings(out: &mut Vec<u8>, attrs: &[otlp::KeyValue], extra: &[String]) {
     let value = attrs
         .iter()
         .find(|kv| kv.key == WARNINGS_ATTRIBUTE)
         .and_then(|kv| kv.value.as_ref())
         .and_then(|v| v.value.as_ref());
+    let write_list = |out: &mut Vec<u8>, own: &[AnyValue]| {
+        out.push(b'[');
+        for (i, x) in own.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match &x.value {
+                Some(Value::StringValue(s)) => gojson::write_str(out, s),
+                _ => out.extend_from_slice(b"\"\""),
+            }
+        }
+        for (i, w) in extra.iter().enumerate() {
+            if i > 0 || !own.is_empty() {
+                out.push(b',');
+            }
+            gojson::write_str(out, w);
+        }
+        out.push(b']');
+    };
     match value {
         Some(Value::StringValue(s)) => {
-            out.push(b'[');
-            gojson::write_str(out, s);
-            out.push(b']');
+            let own = [AnyValue {
+                value: Some(Value::StringValue(s.clone())),
+            }];
+            write_list(out, &own);
         }
-        Some(Value::ArrayValue(a)) if !a.values.is_empty() => {
-            out.push(b'[');
-            for (i, x) in a.values.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                match &x.value {
-                    Some(Value::StringValue(s)) => gojson::write_str(out, s),
-                    _ => out.extend_from_slice(b"\"\""),
-                }
-            }
-            out.push(b']');
+        Some(Value::ArrayValue(a)) if !a.values.is_empty() || !extra.is_empty() => {
+            write_list(out, &a.values)
         }
+        // `add_warning` makes an array of a value of another type: it reads as "".
+        Some(other) if !extra.is_empty() && !matches!(other, Value::ArrayValue(_)) => {
+            write_list(out, &[AnyValue { value: None }])
+        }
+        None if !extra.is_empty() => write_list(out, &[]),
         _ => out.extend_from_slice(b"null"),
     }
 }

@@ -1,20 +1,28 @@
 //! The adjuster pipeline (query spec §4): steps that fix a trace after it is read from
-//! storage and before it is converted for a client. Each step mutates the trace in
+//! storage and before it is converted for a client. Each step changes the trace in
 //! place and never fails; problems become span warnings (`@jaeger@warnings`).
 //!
-//! The standard steps (clock skew and friends) are added by a later change; until then
-//! the pipeline is empty and traces pass through unchanged.
+//! Steps work on a [`CowTrace`]: a trace lent by the store stays borrowed except for the
+//! spans a step changes, which it copies with `to_mut()` only when it must (check on
+//! the borrowed span first).
 
 use std::sync::Arc;
 
-use jaeger_model::Trace;
+use jaeger_model::{CowTrace, Trace};
 
 /// One adjustment step.
 pub trait Adjuster: Send + Sync {
     /// A short name, for logs.
     fn name(&self) -> &'static str;
-    /// Adjusts the trace in place. Must not panic on any input.
-    fn adjust(&self, trace: &mut Trace);
+    /// Adjusts the trace in place, copying only what it changes. Must not panic on any
+    /// input.
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>);
+    /// Adjusts an owned trace (moved through a [`CowTrace`]: nothing is copied).
+    fn adjust(&self, trace: &mut Trace) {
+        let mut view = CowTrace::from(std::mem::take(trace));
+        self.adjust_cow(&mut view);
+        *trace = view.into_owned();
+    }
 }
 
 /// An ordered list of adjusters, cheap to clone.
@@ -32,8 +40,15 @@ impl Adjusters {
 
     /// Runs every step, in order.
     pub fn apply(&self, trace: &mut Trace) {
+        let mut view = CowTrace::from(std::mem::take(trace));
+        self.apply_cow(&mut view);
+        *trace = view.into_owned();
+    }
+
+    /// Runs every step, in order, on a trace that may be borrowed.
+    pub fn apply_cow(&self, trace: &mut CowTrace<'_>) {
         for step in self.0.iter() {
-            step.adjust(trace);
+            step.adjust_cow(trace);
         }
     }
 }

@@ -9,7 +9,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use http::Uri;
-use jaeger_model::{Trace, gojson, otlp_json_decode, ui};
+use jaeger_model::cow::SpanGroup;
+use jaeger_model::otlp::ResourceSpans;
+use jaeger_model::{gojson, otlp_json_decode, ui};
 use jaeger_storage::OperationQuery;
 
 use crate::error::{ApiError, Envelope, StructuredError, json_response};
@@ -85,13 +87,18 @@ pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let pretty = q.pretty();
     let service = app.service.clone();
     let body = on_query_thread(move |rt| {
-        let trace = match rt.block_on(service.get_trace(p.params, p.raw)) {
+        let stored = match rt.block_on(service.get_trace_shared(p.params)) {
             Ok(Some(t)) => t,
             Ok(None) => return (Err(ApiError::trace_not_found()), None),
             Err(e) => return (Err(e.into()), None),
         };
-        let body = traces_body(std::slice::from_ref(&trace), Vec::new(), pretty);
-        (body, Some(trace))
+        // Adjusted and written as the store lent it: only the spans an adjuster
+        // changes are copied. Both the copies and the store's trace are let go after
+        // the answer is sent.
+        let (body, leftovers) = service.write_adjusted(stored, p.raw, |spans| {
+            traces_body(&[spans], Vec::new(), pretty)
+        });
+        (body, Some(leftovers))
     })
     .await??;
     Ok(json_response(body))
@@ -100,12 +107,13 @@ pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
 /// The envelope of UI traces. Compact JSON (every client but a human with
 /// `prettyPrint`) is streamed straight from the spans into one buffer; the pretty form
 /// goes through the UI structs and serde, the same bytes but several times slower.
-fn traces_body(traces: &[Trace], errors: Vec<StructuredError>, pretty: bool) -> Result<Vec<u8>> {
+fn traces_body<G: SpanGroup>(
+    traces: &[&[G]],
+    errors: Vec<StructuredError>,
+    pretty: bool,
+) -> Result<Vec<u8>> {
     if pretty {
-        let data: Vec<ui::Trace> = traces
-            .iter()
-            .map(|t| ui::trace_from_otlp(&t.resource_spans))
-            .collect();
+        let data: Vec<ui::Trace> = traces.iter().map(|t| ui::trace_from_otlp(t)).collect();
         return Envelope::new(data).errors(errors).to_body(true);
     }
     let mut out = Vec::new();
@@ -114,7 +122,7 @@ fn traces_body(traces: &[Trace], errors: Vec<StructuredError>, pretty: bool) -> 
         if i > 0 {
             out.push(b',');
         }
-        ui::write_trace_json(&mut out, &t.resource_spans).map_err(|e| {
+        ui::write_trace_json(&mut out, t).map_err(|e| {
             ApiError::Internal(format!(
                 "failed writing HTTP response: failed marshalling HTTP response to JSON: {e}"
             ))
@@ -156,7 +164,11 @@ pub async fn search(State(app): State<Arc<App>>, uri: Uri) -> Result {
             Ok::<_, ApiError>((found, errors))
         });
         match found {
-            Ok((traces, errors)) => (traces_body(&traces, errors, pretty), traces),
+            Ok((traces, errors)) => {
+                let parts: Vec<&[ResourceSpans]> =
+                    traces.iter().map(|t| &t.resource_spans[..]).collect();
+                (traces_body(&parts, errors, pretty), traces)
+            }
             Err(e) => (Err(e), Vec::new()),
         }
     })

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use http::Uri;
-use jaeger_model::{Trace, gojson, otlp_json};
+use jaeger_model::cow::{ScopeGroup, SpanGroup};
+use jaeger_model::otlp::ResourceSpans;
+use jaeger_model::{gojson, otlp_json};
 use jaeger_storage::OperationQuery;
 use serde::Serialize;
 
@@ -74,16 +76,17 @@ pub async fn get_trace(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let p = params::v3_get_trace(&path_segment(&uri, 4), &q)?;
     let service = app.service.clone();
     // Read, adjusters, JSON and the free on one thread, as `GET /api/traces/{id}`.
-    let body = on_query_thread(
-        move |rt| match rt.block_on(service.get_trace(p.params, p.raw)) {
-            Ok(Some(trace)) => {
-                let traces = vec![trace];
-                (traces_body(&traces), Some(traces))
-            }
-            Ok(None) => (Err(V3Error::no_traces()), None),
-            Err(e) => (Err(e.into()), None),
-        },
-    )
+    let body = on_query_thread(move |rt| {
+        let stored = match rt.block_on(service.get_trace_shared(p.params)) {
+            Ok(Some(t)) => t,
+            Ok(None) => return (Err(V3Error::no_traces()), None),
+            Err(e) => return (Err(e.into()), None),
+        };
+        // As `GET /api/traces/{id}`: only the spans an adjuster changes are copied.
+        let (body, leftovers) =
+            service.write_adjusted(stored, p.raw, |spans| traces_body(&[spans]));
+        (body, Some(leftovers))
+    })
     .await??;
     Ok(json_response(body))
 }
@@ -95,7 +98,11 @@ pub async fn find_traces(State(app): State<Arc<App>>, uri: Uri) -> Result {
     let service = app.service.clone();
     let body = on_query_thread(
         move |rt| match rt.block_on(service.find_traces(&query, raw)) {
-            Ok(traces) => (traces_body(&traces), Some(traces)),
+            Ok(traces) => {
+                let parts: Vec<&[ResourceSpans]> =
+                    traces.iter().map(|t| &t.resource_spans[..]).collect();
+                (traces_body(&parts), Some(traces))
+            }
             Err(e) => (Err(e.into()), None),
         },
     )
@@ -104,12 +111,19 @@ pub async fn find_traces(State(app): State<Arc<App>>, uri: Uri) -> Result {
 }
 
 /// The `TracesData` of `traces`; "trace not found" when there is no span at all.
-fn traces_body(traces: &[Trace]) -> Result<String> {
-    if traces.iter().all(Trace::is_empty) {
+fn traces_body<G: SpanGroup>(traces: &[&[G]]) -> Result<String> {
+    let spans = |g: &G| g.scopes().iter().map(|s| s.spans().len()).sum::<usize>();
+    if traces
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(spans)
+        .sum::<usize>()
+        == 0
+    {
         return Err(V3Error::no_traces());
     }
     let mut out = String::from("{\"result\":");
-    otlp_json::write_traces_data(&mut out, traces.iter().flat_map(|t| &t.resource_spans));
+    otlp_json::write_traces_data(&mut out, traces.iter().flat_map(|t| t.iter()));
     out.push('}');
     Ok(out)
 }

@@ -4,9 +4,13 @@
 
 use std::sync::Arc;
 
-use jaeger_model::Trace;
+use jaeger_model::cow::CowResourceSpans;
+use jaeger_model::otlp::{ResourceSpans, Span};
 use jaeger_model::sanitize::add_warning;
-use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, StorageError, TraceQuery};
+use jaeger_model::{CowTrace, Trace};
+use jaeger_storage::{
+    GetTraceParams, SharedTrace, SpanReader, SpanWriter, StorageError, TraceQuery,
+};
 
 use crate::adjust::Adjusters;
 
@@ -24,6 +28,13 @@ pub enum QueryError {
     #[error("trace not found")]
     TraceNotFound,
 }
+
+/// What serving a trace through [`QueryService::write_adjusted`] leaves to free: the
+/// spans it copied and the store's trace it borrowed.
+pub struct Leftovers(
+    #[allow(dead_code)] Vec<Span>,
+    #[allow(dead_code)] Option<Arc<dyn AsRef<[ResourceSpans]> + Send + Sync>>,
+);
 
 #[derive(Clone)]
 pub struct QueryService {
@@ -71,6 +82,64 @@ impl QueryService {
         &self.reader
     }
 
+    /// The trace from primary storage, else from the archive, as the store lends it:
+    /// not adjusted yet (see [`Self::adjust_cow`]). A trace without spans counts as not
+    /// found.
+    pub async fn get_trace_shared(
+        &self,
+        params: GetTraceParams,
+    ) -> Result<Option<SharedTrace>, QueryError> {
+        let mut found = self
+            .reader
+            .get_trace_shared(params.clone())
+            .await?
+            .filter(|t| !t.is_empty());
+        if found.is_none()
+            && let Some(archive) = &self.archive
+        {
+            found = archive
+                .get_trace_shared(params)
+                .await?
+                .filter(|t| !t.is_empty());
+        }
+        Ok(found)
+    }
+
+    /// `max_trace_size` and, unless `raw`, the adjusters, on a trace that may be
+    /// borrowed from the store. CPU work: for a blocking thread.
+    pub fn adjust_cow(&self, trace: &mut CowTrace<'_>, raw: bool) {
+        truncate_trace(trace, self.max_trace_size);
+        if !raw {
+            self.adjusters.apply_cow(trace);
+        }
+    }
+
+    /// Adjusts a trace from [`Self::get_trace_shared`] where it lies (an owned trace
+    /// in place, a lent one copying only the spans an adjuster changes) and hands it to
+    /// `write`. Returns what `write` made and what is left to free, for the caller to
+    /// drop after answering. CPU work: for a blocking thread.
+    pub fn write_adjusted<R>(
+        &self,
+        stored: SharedTrace,
+        raw: bool,
+        write: impl FnOnce(&[CowResourceSpans<'_>]) -> R,
+    ) -> (R, Leftovers) {
+        match stored {
+            SharedTrace::Owned(trace) => {
+                let mut view = CowTrace::from(trace);
+                self.adjust_cow(&mut view, raw);
+                let made = write(&view.resource_spans);
+                (made, Leftovers(view.into_owned_spans(), None))
+            }
+            SharedTrace::Shared(shared) => {
+                let mut view = CowTrace::borrowed((*shared).as_ref());
+                self.adjust_cow(&mut view, raw);
+                let made = write(&view.resource_spans);
+                (made, Leftovers(view.into_owned_spans(), Some(shared)))
+            }
+        }
+    }
+
     /// The trace from primary storage, else from the archive; adjusted unless `raw`.
     /// A trace without spans counts as not found.
     pub async fn get_trace(
@@ -78,18 +147,8 @@ impl QueryService {
         params: GetTraceParams,
         raw: bool,
     ) -> Result<Option<Trace>, QueryError> {
-        let mut found = self
-            .reader
-            .get_trace(params.clone())
-            .await?
-            .filter(|t| !t.is_empty());
-        if found.is_none()
-            && let Some(archive) = &self.archive
-        {
-            found = archive.get_trace(params).await?.filter(|t| !t.is_empty());
-        }
-        match found {
-            Some(t) => Ok(self.adjust(vec![t], raw).await?.pop()),
+        match self.get_trace_shared(params).await? {
+            Some(t) => Ok(self.adjust(vec![t.into_trace()], raw).await?.pop()),
             None => Ok(None),
         }
     }
@@ -129,10 +188,12 @@ impl QueryService {
         let adjusters = (!raw).then(|| self.adjusters.clone());
         jaeger_storage::offload::run(move || {
             for t in traces.iter_mut() {
-                truncate_trace(t, max);
+                let mut view = CowTrace::from(std::mem::take(t));
+                truncate_trace(&mut view, max);
                 if let Some(a) = &adjusters {
-                    a.apply(t);
+                    a.apply_cow(&mut view);
                 }
+                *t = view.into_owned();
             }
             traces
         })
@@ -144,7 +205,7 @@ impl QueryService {
 /// `max_trace_size`: keeps the first `max` spans in resource/scope/span order and warns
 /// on the first span. Applied before the adjusters (and to raw traces too), so that an
 /// oversized trace costs no more than `max` spans of work downstream.
-pub fn truncate_trace(trace: &mut Trace, max: usize) {
+pub fn truncate_trace(trace: &mut CowTrace<'_>, max: usize) {
     let total = trace.span_count();
     if max == 0 || total <= max {
         return;
@@ -166,7 +227,7 @@ pub fn truncate_trace(trace: &mut Trace, max: usize) {
         .and_then(|ss| ss.spans.first_mut())
     {
         add_warning(
-            &mut first.attributes,
+            &mut first.to_mut().attributes,
             format!("trace has more than {max} spans, showing first {max} spans only"),
         );
     }
@@ -179,12 +240,14 @@ mod tests {
 
     #[test]
     fn truncation_keeps_the_first_spans_in_order() {
-        let mut t = trace(vec![
+        let t = trace(vec![
             resource(vec![], vec![span(1, 0), span(2, 1)]),
             resource(vec![], vec![span(3, 1), span(4, 1)]),
             resource(vec![], vec![span(5, 1)]),
         ]);
-        truncate_trace(&mut t, 3);
+        let mut view = CowTrace::from(t);
+        truncate_trace(&mut view, 3);
+        let t = view.into_owned();
         assert_eq!(t.span_count(), 3);
         assert_eq!(t.resource_spans.len(), 2, "an emptied resource is dropped");
         let s = spans(&t);
@@ -193,9 +256,11 @@ mod tests {
             ["trace has more than 3 spans, showing first 3 spans only"]
         );
         assert!(warnings(s[1]).is_empty());
-        let mut small = trace(vec![resource(vec![], vec![span(1, 0)])]);
-        truncate_trace(&mut small, 1);
-        truncate_trace(&mut small, 0);
+        let small = trace(vec![resource(vec![], vec![span(1, 0)])]);
+        let mut view = CowTrace::from(small);
+        truncate_trace(&mut view, 1);
+        truncate_trace(&mut view, 0);
+        let small = view.into_owned();
         assert!(warnings(spans(&small)[0]).is_empty());
     }
 }

@@ -101,6 +101,50 @@ pub struct DependencyLink {
     pub source: String,
 }
 
+/// A trace from [`SpanReader::get_trace_shared`]: the caller's own, or shared with the
+/// store (read-only: copy what must change, see `jaeger_model::CowTrace`).
+pub enum SharedTrace {
+    Owned(Trace),
+    Shared(Arc<dyn AsRef<[ResourceSpans]> + Send + Sync>),
+}
+
+impl SharedTrace {
+    pub fn resource_spans(&self) -> &[ResourceSpans] {
+        match self {
+            SharedTrace::Owned(t) => &t.resource_spans,
+            SharedTrace::Shared(s) => (**s).as_ref(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        jaeger_model::trace::span_count(self.resource_spans()) == 0
+    }
+
+    /// An owned trace (copying a shared one).
+    pub fn into_trace(self) -> Trace {
+        match self {
+            SharedTrace::Owned(t) => t,
+            SharedTrace::Shared(s) => Trace::new((*s).as_ref().to_vec()),
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            SharedTrace::Owned(_) => "Owned",
+            SharedTrace::Shared(_) => "Shared",
+        };
+        f.debug_struct("SharedTrace")
+            .field("kind", &kind)
+            .field(
+                "spans",
+                &jaeger_model::trace::span_count(self.resource_spans()),
+            )
+            .finish()
+    }
+}
+
 #[async_trait]
 pub trait SpanWriter: Send + Sync {
     /// Writes the spans durably: when this returns `Ok`, the spans survive a crash.
@@ -112,6 +156,12 @@ pub trait SpanWriter: Send + Sync {
 pub trait SpanReader: Send + Sync {
     /// The trace with all its spans, or `None` when no span has that id.
     async fn get_trace(&self, params: GetTraceParams) -> Result<Option<Trace>>;
+    /// The trace as `get_trace` returns it, lent rather than copied by a backend that
+    /// holds it in memory (the query reads and adjusts a large trace without copying
+    /// it). The default hands over `get_trace`'s own copy.
+    async fn get_trace_shared(&self, params: GetTraceParams) -> Result<Option<SharedTrace>> {
+        Ok(self.get_trace(params).await?.map(SharedTrace::Owned))
+    }
     /// Traces matching the query, most recent first, at most `num_traces`.
     async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>>;
     /// Ids of the traces `find_traces` would return.

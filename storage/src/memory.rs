@@ -26,12 +26,15 @@ use jaeger_model::otlp::trace::status::StatusCode;
 use jaeger_model::otlp::{
     InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value,
 };
-use jaeger_model::trace::{group_by_trace_owned, service_name, value_to_string};
+use jaeger_model::trace::{
+    group_by_trace_owned, service_name, sort_attributes_stable, sort_span_collections,
+    value_to_string,
+};
 use jaeger_model::{SpanId, Trace, TraceId};
 
 use crate::{
-    DependencyLink, DependencyStore, GetTraceParams, Operation, OperationQuery, Result, SpanReader,
-    SpanWriter, StorageError, StorageHealth, TraceQuery, UnixNanos,
+    DependencyLink, DependencyStore, GetTraceParams, Operation, OperationQuery, Result,
+    SharedTrace, SpanReader, SpanWriter, StorageError, StorageHealth, TraceQuery, UnixNanos,
 };
 
 /// Jaeger's default `source` of a dependency link.
@@ -149,7 +152,7 @@ impl State {
         let operations = new_operations(&batch, &read(&self.catalog));
         let mut groups = Vec::new();
         // The batch is ours: its spans are moved into the store, not copied.
-        for (trace_id, rs) in group_by_trace_owned(batch) {
+        for (trace_id, mut rs) in group_by_trace_owned(batch) {
             if trace_id.is_zero() {
                 // A span without a valid trace id can never be read back; drop it.
                 tracing::warn!(
@@ -159,13 +162,22 @@ impl State {
                 continue;
             }
             let (mut min_start, mut max_start) = (u64::MAX, 0);
-            for span in rs
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .flat_map(|s| &s.spans)
-            {
-                min_start = min_start.min(span.start_time_unix_nano);
-                max_start = max_start.max(span.start_time_unix_nano);
+            // Kept in key order (outside the lock): the query's `SortCollections` then
+            // finds nothing to change and reads the stored spans without copying them.
+            for r in rs.iter_mut() {
+                if let Some(resource) = r.resource.as_mut() {
+                    sort_attributes_stable(&mut resource.attributes);
+                }
+                for ss in r.scope_spans.iter_mut() {
+                    if let Some(scope) = ss.scope.as_mut() {
+                        sort_attributes_stable(&mut scope.attributes);
+                    }
+                    for span in ss.spans.iter_mut() {
+                        sort_span_collections(span);
+                        min_start = min_start.min(span.start_time_unix_nano);
+                        max_start = max_start.max(span.start_time_unix_nano);
+                    }
+                }
             }
             groups.push((trace_id, min_start, max_start, rs));
         }
@@ -580,8 +592,23 @@ impl SpanWriter for MemoryStore {
     }
 }
 
+impl AsRef<[ResourceSpans]> for StoredTrace {
+    fn as_ref(&self) -> &[ResourceSpans] {
+        &self.resource_spans
+    }
+}
+
 #[async_trait]
 impl SpanReader for MemoryStore {
+    async fn get_trace_shared(&self, params: GetTraceParams) -> Result<Option<SharedTrace>> {
+        // Lent, not copied: a write to this trace meanwhile copies it (`make_mut`).
+        let data = read(&self.state.traces)
+            .map
+            .get(&params.trace_id)
+            .map(|slot| slot.data.clone());
+        Ok(data.map(|d| SharedTrace::Shared(d)))
+    }
+
     async fn get_trace(&self, params: GetTraceParams) -> Result<Option<Trace>> {
         // The time window is only a hint; the whole trace is returned.
         let data = read(&self.state.traces)

@@ -278,14 +278,28 @@ impl Jaeger {
     /// Polls a search until it returns `n` traces (writes are acknowledged before they
     /// are readable only in the sense that the SDK exports asynchronously).
     pub fn wait_for_traces(&self, path: &str, n: usize) -> serde_json::Value {
+        self.wait_for_json(path, &format!("{n} traces"), |v| {
+            v["data"].as_array().map(|a| a.len()) == Some(n)
+        })
+    }
+
+    /// Polls `path` (20 s at most) until `done` holds for its JSON: stores make writes
+    /// visible shortly after acknowledging them (OpenSearch refreshes each shard on its
+    /// own, so the two spans of one request may show up one after the other).
+    pub fn wait_for_json(
+        &self,
+        path: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let v = self.get_json(path, 200);
-            if v["data"].as_array().map(|a| a.len()) == Some(n) {
+            if done(&v) {
                 return v;
             }
             if Instant::now() > deadline {
-                panic!("expected {n} traces from {path}, got {v}");
+                panic!("expected {what} from {path}, got {v}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -356,7 +370,10 @@ pub fn shop_trace_round_trip(j: &Jaeger) -> &'static str {
     let trace = "0000000000000000000000000000c0de";
     post_two_span_trace(&j.otlp_http_url(), "shop", trace);
 
-    let v = j.wait_for_traces(&search_last_hour("shop"), 1);
+    let spans = |v: &serde_json::Value| v["data"][0]["spans"].as_array().map(Vec::len);
+    let v = j.wait_for_json(&search_last_hour("shop"), "one trace of 2 spans", |v| {
+        v["data"].as_array().map(Vec::len) == Some(1) && spans(v) == Some(2)
+    });
     let t = &v["data"][0];
     assert_eq!(t["traceID"], "000000000000c0de");
     assert_eq!(t["spans"].as_array().map(Vec::len), Some(2), "{t}");

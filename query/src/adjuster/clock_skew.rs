@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use jaeger_config::format_go_duration;
-use jaeger_model::otlp::{Resource, Span, Value};
-use jaeger_model::sanitize::add_warning;
+use jaeger_model::cow::{CowSpan, shift_time};
+use jaeger_model::otlp::{Resource, Value};
 use jaeger_model::trace::{find_attr, value_to_string};
-use jaeger_model::{SpanId, Trace};
+use jaeger_model::{CowTrace, SpanId};
 
 use crate::adjust::Adjuster;
 
@@ -121,7 +121,7 @@ impl Adjuster for CorrectClockSkew {
         "CorrectClockSkew"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         let count = trace.span_count();
         // Positions are stored as u32: a larger trace is left alone rather than mangled.
         if count >= NONE as usize {
@@ -137,7 +137,7 @@ impl Adjuster for CorrectClockSkew {
         let mut keys: Vec<(u64, u32)> = Vec::with_capacity(count);
         let mut duplicates: Vec<(u32, u32, u32)> = Vec::new();
         for (ri, rs) in trace.resource_spans.iter().enumerate() {
-            let key = host_key(rs.resource.as_ref());
+            let key = host_key(rs.resource.as_ref().as_ref());
             let host = match hosts.iter().position(|h| *h == key) {
                 Some(i) => i as u32,
                 None => {
@@ -147,6 +147,8 @@ impl Adjuster for CorrectClockSkew {
             };
             for (si, ss) in rs.scope_spans.iter().enumerate() {
                 for (ki, span) in ss.spans.iter().enumerate() {
+                    // Times as stored: no step before this one shifts them.
+                    let span = span.span();
                     let at = (ri as u32, si as u32, ki as u32);
                     let id = SpanId::from_slice(&span.span_id).unwrap_or_default();
                     keys.push((id.as_u64(), all.len() as u32));
@@ -192,10 +194,7 @@ impl Adjuster for CorrectClockSkew {
                 .map(|i| by_id[i].1)
         };
         for at in duplicates {
-            add_warning(
-                &mut span_mut(trace, at).attributes,
-                WARNING_DUPLICATE_SPAN_ID.into(),
-            );
+            span_mut(trace, at).add_warning(WARNING_DUPLICATE_SPAN_ID.into());
         }
 
         // The tree: parentless spans and spans whose parent is missing are roots.
@@ -214,10 +213,8 @@ impl Adjuster for CorrectClockSkew {
                     first_child[p as usize] = n;
                 }
                 None => {
-                    add_warning(
-                        &mut span_mut(trace, nodes[n as usize].at).attributes,
-                        warning_invalid_parent(parent),
-                    );
+                    span_mut(trace, nodes[n as usize].at)
+                        .add_warning(warning_invalid_parent(parent));
                     roots.push(n);
                 }
             }
@@ -243,12 +240,10 @@ impl Adjuster for CorrectClockSkew {
                         delta: calculate_skew((node.start, node.end), (p.start, p.end)),
                     };
                 }
-                if skew.delta != 0 {
-                    let span = span_mut(trace, node.at);
-                    self.apply(span, skew.delta, &mut texts);
+                if skew.delta != 0 && self.apply(span_mut(trace, node.at), skew.delta, &mut texts) {
                     let node = &mut nodes[n as usize];
-                    node.start = span.start_time_unix_nano;
-                    node.end = span.end_time_unix_nano;
+                    node.start = shift_time(node.start, skew.delta);
+                    node.end = shift_time(node.end, skew.delta);
                 }
                 let mut c = first_child[n as usize];
                 while c != NONE {
@@ -261,9 +256,12 @@ impl Adjuster for CorrectClockSkew {
 }
 
 impl CorrectClockSkew {
-    fn apply(&self, span: &mut Span, delta: i64, texts: &mut WarningTexts) {
+    /// Shifts the span by `delta` and warns, or only warns when `delta` is beyond the
+    /// maximum; a borrowed span is not copied for either (see `CowSpan`). Returns
+    /// whether the span was shifted.
+    fn apply(&self, span: &mut CowSpan<'_>, delta: i64, texts: &mut WarningTexts) -> bool {
         if delta == 0 {
-            return;
+            return false;
         }
         if i128::from(delta).abs() > i128::from(self.max_delta) {
             let max = self.max_delta;
@@ -274,18 +272,12 @@ impl CorrectClockSkew {
                     warning_max_exceeded(max, delta)
                 }
             });
-            add_warning(&mut span.attributes, warning);
-            return;
+            span.add_warning(warning);
+            return false;
         }
-        span.start_time_unix_nano = shift(span.start_time_unix_nano, delta);
-        span.end_time_unix_nano = shift(span.end_time_unix_nano, delta);
-        for e in span.events.iter_mut() {
-            e.time_unix_nano = shift(e.time_unix_nano, delta);
-        }
-        add_warning(
-            &mut span.attributes,
-            texts.get(delta, true, || warning_adjusted(delta)),
-        );
+        span.shift_by(delta);
+        span.add_warning(texts.get(delta, true, || warning_adjusted(delta)));
+        true
     }
 }
 
@@ -320,11 +312,6 @@ impl WarningTexts {
 /// has its own delta) formatting again is as cheap as scanning further.
 const SCAN: usize = 16;
 
-/// Go: `NewTimestampFromTime(ts.AsTime().Add(delta))`, i.e. signed nanoseconds.
-fn shift(ts: u64, delta: i64) -> u64 {
-    (ts as i64).wrapping_add(delta) as u64
-}
-
 /// A timestamp as Go's `time.Time` sees it (`time.Unix(0, int64(ts))`).
 fn time(ts: u64) -> i128 {
     i128::from(ts as i64)
@@ -354,8 +341,9 @@ fn calculate_skew(child: (u64, u64), parent: (u64, u64)) -> i64 {
     sub(ps + latency, cs)
 }
 
-fn span_mut(t: &mut Trace, (ri, si, ki): (u32, u32, u32)) -> &mut Span {
-    &mut t.resource_spans[ri as usize].scope_spans[si as usize].spans[ki as usize]
+/// The span at a position of the walk.
+fn span_mut<'t, 'a>(t: &'t mut CowTrace<'a>, (ri, si, ki): (u32, u32, u32)) -> &'t mut CowSpan<'a> {
+    t.span_mut((ri as usize, si as usize, ki as usize))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use jaeger_model::Trace;
+use jaeger_model::CowTrace;
 use jaeger_model::otlp::{InstrumentationScope, KeyValue, Resource, Span};
 use prost::Message;
 
@@ -19,7 +19,7 @@ impl Adjuster for DeduplicateSpans {
         "DeduplicateSpans"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         // Equal encodings imply equal span ids, so only spans whose id occurs more than
         // once can be copies: the others need no hashing (most traces have none). A
         // sorted list finds repeats several times faster than a hash map.
@@ -39,20 +39,22 @@ impl Adjuster for DeduplicateSpans {
         for rs in trace.resource_spans.iter_mut() {
             // Only the attributes of resource and scope count, as in Jaeger.
             let resource = Resource {
-                attributes: attrs_of(rs.resource.as_ref().map(|r| &r.attributes)),
+                attributes: attrs_of(rs.resource.as_ref().as_ref().map(|r| &r.attributes)),
                 ..Default::default()
             }
             .encode_to_vec();
             for ss in rs.scope_spans.iter_mut() {
-                if !ss.spans.iter().any(|s| shared.contains(&s.span_id)) {
+                if !ss.spans.iter().any(|s| shared.contains(&s.span().span_id)) {
                     continue;
                 }
                 let scope = InstrumentationScope {
-                    attributes: attrs_of(ss.scope.as_ref().map(|s| &s.attributes)),
+                    attributes: attrs_of(ss.scope.as_ref().as_ref().map(|s| &s.attributes)),
                     ..Default::default()
                 }
                 .encode_to_vec();
+                // Before clock skew: no span has a pending change yet.
                 ss.spans.retain(|span| {
+                    let span = span.span();
                     if !shared.contains(&span.span_id) {
                         return true;
                     }

@@ -2,7 +2,7 @@
 //! and `peer.ipv4` attributes of resources and spans holding an integer (or a double)
 //! become the dotted-quad string of its big-endian bytes: 134744072 → `"8.8.8.8"`.
 
-use jaeger_model::Trace;
+use jaeger_model::CowTrace;
 use jaeger_model::otlp::{KeyValue, Value};
 
 use crate::adjust::Adjuster;
@@ -17,18 +17,34 @@ impl Adjuster for NormalizeIPAttributes {
         "NormalizeIPAttributes"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         for rs in trace.resource_spans.iter_mut() {
-            if let Some(r) = rs.resource.as_mut() {
+            if let Some(r) = rs.resource.as_ref()
+                && needs_normalizing(&r.attributes)
+                && let Some(r) = rs.resource.to_mut()
+            {
                 normalize(&mut r.attributes);
             }
             for ss in rs.scope_spans.iter_mut() {
                 for span in ss.spans.iter_mut() {
-                    normalize(&mut span.attributes);
+                    if needs_normalizing(&span.span().attributes) {
+                        normalize(&mut span.to_mut().attributes);
+                    }
                 }
             }
         }
     }
+}
+
+/// Whether [`normalize`] would change anything (checked before copying a span).
+pub(crate) fn needs_normalizing(attrs: &[KeyValue]) -> bool {
+    attrs.iter().any(|kv| {
+        IP_KEYS.contains(&kv.key.as_str())
+            && matches!(
+                kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                Some(Value::IntValue(_) | Value::DoubleValue(_))
+            )
+    })
 }
 
 pub(crate) fn normalize(attrs: &mut [KeyValue]) {

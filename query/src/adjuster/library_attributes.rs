@@ -3,7 +3,7 @@
 //! (which every span of that resource then shows); a span whose value conflicts with the
 //! resource's keeps its attribute and gets a warning.
 
-use jaeger_model::Trace;
+use jaeger_model::CowTrace;
 use jaeger_model::otlp::{Resource, Span};
 use jaeger_model::sanitize::add_warning;
 
@@ -25,24 +25,25 @@ impl Adjuster for MoveLibraryAttributes {
         "MoveLibraryAttributes"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
-        for rs in trace.resource_spans.iter_mut() {
-            for ss in rs.scope_spans.iter_mut() {
-                for span in ss.spans.iter_mut() {
-                    move_library_attributes(&mut rs.resource, span);
-                }
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
+        super::for_each_span_mut(trace, |resource, span| {
+            if has_library_attributes(span.span()) {
+                move_library_attributes(resource.to_mut(), span.to_mut());
             }
-        }
+        });
     }
+}
+
+/// Whether the span carries a library attribute (checked before copying anything).
+pub(crate) fn has_library_attributes(span: &Span) -> bool {
+    span.attributes
+        .iter()
+        .any(|kv| LIBRARY_KEYS.contains(&kv.key.as_str()))
 }
 
 /// Moves the span's library attributes to its resource (one span of the step).
 pub(crate) fn move_library_attributes(resource: &mut Option<Resource>, span: &mut Span) {
-    if !span
-        .attributes
-        .iter()
-        .any(|kv| LIBRARY_KEYS.contains(&kv.key.as_str()))
-    {
+    if !has_library_attributes(span) {
         return;
     }
     let resource = resource.get_or_insert_with(Resource::default);

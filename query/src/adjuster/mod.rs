@@ -13,6 +13,7 @@ mod sort;
 mod span_id_uniquifier;
 mod span_links;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,9 @@ pub use span_id_uniquifier::DeduplicateClientServerSpanIDs;
 pub use span_links::RemoveEmptySpanLinks;
 
 use crate::adjust::{Adjuster, Adjusters};
-use jaeger_model::otlp::{Resource, Span};
+use jaeger_model::CowTrace;
+use jaeger_model::cow::CowSpan;
+use jaeger_model::otlp::Resource;
 
 /// Jaeger's `StandardAdjusters(maxClockSkewAdjust)`, in its order. A zero
 /// `max_clock_skew_adjust` disables clock-skew correction but still warns on spans that
@@ -55,15 +58,29 @@ impl Adjuster for SpanAttributeFixups {
         "NormalizeIPAttributes+MoveLibraryAttributes+RemoveEmptySpanLinks"
     }
 
-    fn adjust(&self, trace: &mut jaeger_model::Trace) {
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         for rs in trace.resource_spans.iter_mut() {
-            if let Some(r) = rs.resource.as_mut() {
+            if let Some(r) = rs.resource.as_ref()
+                && ip_attribute::needs_normalizing(&r.attributes)
+                && let Some(r) = rs.resource.to_mut()
+            {
                 ip_attribute::normalize(&mut r.attributes);
             }
             for ss in rs.scope_spans.iter_mut() {
                 for span in ss.spans.iter_mut() {
+                    let stored = span.span();
+                    let library = library_attributes::has_library_attributes(stored);
+                    if !library
+                        && !ip_attribute::needs_normalizing(&stored.attributes)
+                        && !span_links::has_empty_links(stored)
+                    {
+                        continue;
+                    }
+                    let span = span.to_mut();
                     ip_attribute::normalize(&mut span.attributes);
-                    library_attributes::move_library_attributes(&mut rs.resource, span);
+                    if library {
+                        library_attributes::move_library_attributes(rs.resource.to_mut(), span);
+                    }
                     span_links::remove_empty_links(span);
                 }
             }
@@ -72,9 +89,10 @@ impl Adjuster for SpanAttributeFixups {
 }
 
 /// Calls `f` on every span of the trace with its resource, in resource/scope/span order.
-fn for_each_span_mut(
-    trace: &mut jaeger_model::Trace,
-    mut f: impl FnMut(&mut Option<Resource>, &mut Span),
+/// Both may be borrowed: `f` copies what it changes (`to_mut()`), nothing else.
+fn for_each_span_mut<'a>(
+    trace: &mut CowTrace<'a>,
+    mut f: impl FnMut(&mut Cow<'a, Option<Resource>>, &mut CowSpan<'a>),
 ) {
     for rs in trace.resource_spans.iter_mut() {
         for ss in rs.scope_spans.iter_mut() {
@@ -217,5 +235,105 @@ mod tests {
         assert_eq!(s[0].attributes[0].key, "a", "attributes are sorted");
         assert_eq!(s[1].span_id, sid(1), "the server got a fresh id");
         assert_eq!(s[1].parent_span_id, sid(7), "and the client as its parent");
+    }
+
+    /// A trace that gives every step something to do: a shared client/server id, an
+    /// exact duplicate, unsorted and repeated keys, a child on another host that starts
+    /// before its parent, a number for an IP, a library attribute, an empty link.
+    fn busy_trace() -> jaeger_model::Trace {
+        use jaeger_model::otlp::{Event, Link, Value};
+        use jaeger_model::trace::kv;
+        let mut client = span(7, 1);
+        client.kind = SpanKind::Client as i32;
+        client.attributes = vec![kv("z", str("1")), kv("a", str("2")), kv("a", str("3"))];
+        let mut server = span(7, 1);
+        server.kind = SpanKind::Server as i32;
+        server.start_time_unix_nano = 500;
+        server.end_time_unix_nano = 1_500;
+        // A warning stored as a plain string: the clock-skew warning is added to it.
+        server.attributes = vec![kv(jaeger_model::WARNINGS_ATTRIBUTE, str("stored"))];
+        let mut child = span(8, 7);
+        child.start_time_unix_nano = 100;
+        child.end_time_unix_nano = 300;
+        child.events = vec![
+            Event {
+                name: "b".into(),
+                time_unix_nano: 150,
+                ..Default::default()
+            },
+            Event {
+                name: "a".into(),
+                time_unix_nano: 200,
+                attributes: vec![kv("y", str("")), kv("x", str(""))],
+                ..Default::default()
+            },
+        ];
+        child.attributes = vec![
+            kv("peer.ipv4", Value::IntValue(0x0a00_0001)),
+            kv("telemetry.sdk.language", str("rust")),
+        ];
+        child.links = vec![Link::default()];
+        let mut root = span(1, 0);
+        root.end_time_unix_nano = 5_000;
+        trace(vec![
+            resource(
+                vec![("host.name", str("a")), ("ip", Value::IntValue(1))],
+                vec![root, client.clone(), client],
+            ),
+            resource(vec![("host.name", str("b"))], vec![server, child]),
+        ])
+    }
+
+    fn ui_json<G: jaeger_model::cow::SpanGroup>(groups: &[G]) -> String {
+        let mut out = Vec::new();
+        jaeger_model::ui::write_trace_json(&mut out, groups).expect("encodable");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    fn otlp_json<G: jaeger_model::cow::SpanGroup>(groups: &[G]) -> String {
+        let mut out = String::new();
+        jaeger_model::otlp_json::write_traces_data(&mut out, groups);
+        out
+    }
+
+    #[test]
+    fn borrowed_trace_adjusts_to_the_same_json_as_an_owned_copy() {
+        let stored = busy_trace();
+        let adjusters = standard_adjusters(Duration::from_secs(1));
+        let mut owned = stored.clone();
+        adjusters.apply(&mut owned);
+
+        let mut view = CowTrace::borrowed(&stored.resource_spans);
+        adjusters.apply_cow(&mut view);
+        assert_eq!(
+            ui_json(&view.resource_spans),
+            ui_json(&owned.resource_spans)
+        );
+        assert_eq!(
+            otlp_json(&view.resource_spans),
+            otlp_json(&owned.resource_spans)
+        );
+        let ui = ui_json(&view.resource_spans);
+        assert!(ui.contains(r#""warnings":["stored","This span's"#), "{ui}");
+        assert_eq!(view.clone().into_owned(), owned);
+        assert_eq!(stored, busy_trace(), "the lent trace is left as it was");
+        assert_ne!(owned, stored, "the case exercises the adjusters");
+    }
+
+    #[test]
+    fn a_trace_that_needs_nothing_is_not_copied() {
+        // A trace the steps have nothing left to do on, its spans kept in key order as
+        // the memory store keeps them (the steps' own warnings come after the sort).
+        let mut stored = busy_trace();
+        standard_adjusters(Duration::from_secs(1)).apply(&mut stored);
+        for rs in stored.resource_spans.iter_mut() {
+            for span in rs.scope_spans.iter_mut().flat_map(|ss| ss.spans.iter_mut()) {
+                jaeger_model::trace::sort_span_collections(span);
+            }
+        }
+        let mut view = CowTrace::borrowed(&stored.resource_spans);
+        standard_adjusters(Duration::from_secs(1)).apply_cow(&mut view);
+        let copied = view.into_owned_spans();
+        assert!(copied.is_empty(), "copied: {copied:?}");
     }
 }

@@ -2,7 +2,8 @@
 //! span events sorted by name. Stable output lets equal spans hash equally (the next
 //! step deduplicates by hash) and gives the UI tags in a predictable order.
 
-use jaeger_model::Trace;
+use jaeger_model::CowTrace;
+use jaeger_model::cow::CowSpan;
 use jaeger_model::otlp::{KeyValue, Span};
 
 use crate::adjust::Adjuster;
@@ -15,23 +16,36 @@ impl Adjuster for SortCollections {
         "SortCollections"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         for rs in trace.resource_spans.iter_mut() {
-            if let Some(r) = rs.resource.as_mut() {
+            if let Some(r) = rs.resource.as_ref()
+                && !is_sorted(&r.attributes)
+                && let Some(r) = rs.resource.to_mut()
+            {
                 sort_attributes(&mut r.attributes);
             }
             for ss in rs.scope_spans.iter_mut() {
-                if let Some(scope) = ss.scope.as_mut() {
+                if let Some(scope) = ss.scope.as_ref()
+                    && !is_sorted(&scope.attributes)
+                    && let Some(scope) = ss.scope.to_mut()
+                {
                     sort_attributes(&mut scope.attributes);
                 }
             }
         }
-        let mut spans: Vec<&mut Span> = trace
+        let mut spans: Vec<&mut CowSpan<'_>> = trace
             .resource_spans
             .iter_mut()
             .flat_map(|rs| rs.scope_spans.iter_mut())
             .flat_map(|ss| ss.spans.iter_mut())
             .collect();
+        // A span already in order (a store that keeps its attributes sorted) is only
+        // checked: never copied.
+        let sort = |s: &mut CowSpan<'_>| {
+            if !span_is_sorted(s.span()) {
+                sort_span(s.to_mut());
+            }
+        };
         let workers = jaeger_model::parallel::workers_for(spans.len());
         // Spans are independent: a large trace is sorted on several cores.
         let per = spans.len().div_ceil(workers).max(1);
@@ -39,15 +53,32 @@ impl Adjuster for SortCollections {
             let mut chunks = spans.chunks_mut(per);
             let first = chunks.next();
             for chunk in chunks {
-                scope.spawn(move || chunk.iter_mut().for_each(|s| sort_span(s)));
+                scope.spawn(move || chunk.iter_mut().for_each(|s| sort(s)));
             }
             if let Some(chunk) = first {
-                chunk.iter_mut().for_each(|s| sort_span(s));
+                chunk.iter_mut().for_each(|s| sort(s));
             }
         });
     }
 }
 
+/// Whether [`sort_span`] would leave the span as it is.
+fn span_is_sorted(span: &Span) -> bool {
+    is_sorted(&span.attributes)
+        && span.events.is_sorted_by(|a, b| a.name <= b.name)
+        && span.events.iter().all(|e| is_sorted(&e.attributes))
+        && span.links.iter().all(|l| is_sorted(&l.attributes))
+}
+
+/// Keys strictly ascending: what [`sort_attributes`] gives (it also drops repeats).
+fn is_sorted(attrs: &[KeyValue]) -> bool {
+    attrs
+        .windows(2)
+        .all(|w| key_cmp(&w[0].key, &w[1].key).is_lt())
+}
+
+/// Sorts the span's collections in place (the attributes of the span, its events and
+/// links; events by name, stably).
 fn sort_span(span: &mut Span) {
     sort_attributes(&mut span.attributes);
     span.events.sort_by(|a, b| a.name.cmp(&b.name));
@@ -60,10 +91,7 @@ fn sort_span(span: &mut Span) {
 }
 
 pub(crate) fn sort_attributes(attrs: &mut Vec<KeyValue>) {
-    if attrs
-        .windows(2)
-        .all(|w| key_cmp(&w[0].key, &w[1].key).is_lt())
-    {
+    if is_sorted(attrs) {
         return;
     }
     if attrs.len() <= SMALL {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use jaeger_model::otlp::trace::span::SpanKind;
 use jaeger_model::sanitize::add_warning;
-use jaeger_model::{SpanId, Trace};
+use jaeger_model::{CowTrace, SpanId};
 
 use super::for_each_span_mut;
 use crate::adjust::Adjuster;
@@ -22,7 +22,7 @@ impl Adjuster for DeduplicateClientServerSpanIDs {
         "DeduplicateClientServerSpanIDs"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         let client = SpanKind::Client as i32;
         let server = SpanKind::Server as i32;
         // Cheap exit first, without hashing every span: only a server span whose id a
@@ -46,10 +46,12 @@ impl Adjuster for DeduplicateClientServerSpanIDs {
         let mut max_used: u64 = 0;
         let mut old_to_new: HashMap<SpanId, SpanId> = HashMap::new();
         for_each_span_mut(trace, |_, span| {
-            let id = SpanId::from_slice(&span.span_id).unwrap_or_default();
-            if span.kind != server || !shared_with_client.contains(&id) {
+            let stored = span.span();
+            let id = SpanId::from_slice(&stored.span_id).unwrap_or_default();
+            if stored.kind != server || !shared_with_client.contains(&id) {
                 return;
             }
+            let span = span.to_mut();
             match next_unused(&used, &mut max_used) {
                 Some(new) => {
                     old_to_new.insert(id, new);
@@ -64,11 +66,11 @@ impl Adjuster for DeduplicateClientServerSpanIDs {
             return;
         }
         for_each_span_mut(trace, |_, span| {
-            let parent = SpanId::from_slice(&span.parent_span_id).unwrap_or_default();
+            let parent = SpanId::from_slice(&span.span().parent_span_id).unwrap_or_default();
             if let Some(new) = old_to_new.get(&parent)
-                && span.span_id.as_slice() != new.0.as_slice()
+                && span.span().span_id.as_slice() != new.0.as_slice()
             {
-                span.parent_span_id = new.0.to_vec();
+                span.to_mut().parent_span_id = new.0.to_vec();
             }
         });
     }

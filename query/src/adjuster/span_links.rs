@@ -3,7 +3,7 @@
 
 use jaeger_model::otlp::Span;
 use jaeger_model::sanitize::add_warning;
-use jaeger_model::{Trace, TraceId};
+use jaeger_model::{CowTrace, TraceId};
 
 use crate::adjust::Adjuster;
 
@@ -17,18 +17,29 @@ impl Adjuster for RemoveEmptySpanLinks {
         "RemoveEmptySpanLinks"
     }
 
-    fn adjust(&self, trace: &mut Trace) {
-        super::for_each_span_mut(trace, |_, span| remove_empty_links(span));
+    fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
+        super::for_each_span_mut(trace, |_, span| {
+            if has_empty_links(span.span()) {
+                remove_empty_links(span.to_mut());
+            }
+        });
     }
+}
+
+fn is_empty_link(l: &jaeger_model::otlp::Link) -> bool {
+    TraceId::from_slice(&l.trace_id)
+        .unwrap_or_default()
+        .is_zero()
+}
+
+/// Whether [`remove_empty_links`] would change the span (checked before copying it).
+pub(crate) fn has_empty_links(span: &Span) -> bool {
+    span.links.iter().any(is_empty_link)
 }
 
 pub(crate) fn remove_empty_links(span: &mut Span) {
     let before = span.links.len();
-    span.links.retain(|l| {
-        !TraceId::from_slice(&l.trace_id)
-            .unwrap_or_default()
-            .is_zero()
-    });
+    span.links.retain(|l| !is_empty_link(l));
     for _ in span.links.len()..before {
         add_warning(&mut span.attributes, WARNING_INVALID_LINK.into());
     }
