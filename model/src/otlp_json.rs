@@ -10,12 +10,13 @@ use std::fmt::Write as _;
 
 use base64::Engine;
 
-use crate::cow::{ScopeGroup, SpanGroup};
+use crate::WARNINGS_ATTRIBUTE;
+use crate::cow::{ScopeGroup, SpanGroup, SpanSource, shift_time};
 use crate::otlp::common::EntityRef;
 use crate::otlp::{
-    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, ResourceSpans, Span, Status,
-    Value,
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, ResourceSpans, Status, Value,
 };
+use crate::sanitize::add_warning;
 
 /// `{"resourceSpans":[...]}` for the given resource spans.
 pub fn traces_data(resource_spans: &[ResourceSpans]) -> String {
@@ -175,9 +176,7 @@ fn scope_spans<S: ScopeGroup>(out: &mut String, ss: &S) {
     scope(o.out, ss.scope());
     if !ss.spans().is_empty() {
         o.key("spans");
-        list(o.out, ss.spans(), |out, s| {
-            span(out, &crate::cow::applied(s))
-        });
+        list(o.out, ss.spans(), span_source);
     }
     o.str("schemaUrl", ss.schema_url());
     o.end();
@@ -194,7 +193,11 @@ fn scope(out: &mut String, s: Option<&InstrumentationScope>) {
     o.end();
 }
 
-fn span(out: &mut String, s: &Span) {
+/// A span with the pending change of a borrowed span applied on the fly (see
+/// `crate::cow`): times shifted, warnings added as `add_warning` would store them.
+fn span_source<S: SpanSource>(out: &mut String, src: &S) {
+    let s = src.span();
+    let delta = src.shift();
     let mut o = Obj::new(out);
     o.hex("traceId", &s.trace_id);
     o.hex("spanId", &s.span_id);
@@ -206,13 +209,52 @@ fn span(out: &mut String, s: &Span) {
         o.key("kind");
         let _ = write!(o.out, "{}", s.kind);
     }
-    o.num_str("startTimeUnixNano", s.start_time_unix_nano);
-    o.num_str("endTimeUnixNano", s.end_time_unix_nano);
-    o.attrs("attributes", &s.attributes);
+    o.num_str(
+        "startTimeUnixNano",
+        shift_time(s.start_time_unix_nano, delta),
+    );
+    o.num_str("endTimeUnixNano", shift_time(s.end_time_unix_nano, delta));
+    let extra = src.extra_warnings();
+    if extra.is_empty() {
+        o.attrs("attributes", &s.attributes);
+    } else {
+        // The warnings attribute as `add_warning` would leave it, in its place (or
+        // last when the span had none).
+        let at = s
+            .attributes
+            .iter()
+            .position(|kv| kv.key == WARNINGS_ATTRIBUTE);
+        let mut warnings: Vec<KeyValue> = at.map(|i| s.attributes[i].clone()).into_iter().collect();
+        for w in extra {
+            add_warning(&mut warnings, w.clone());
+        }
+        o.key("attributes");
+        o.out.push('[');
+        for (i, kv) in s.attributes.iter().enumerate() {
+            if i > 0 {
+                o.out.push(',');
+            }
+            key_value(o.out, if Some(i) == at { &warnings[0] } else { kv });
+        }
+        if at.is_none() {
+            if !s.attributes.is_empty() {
+                o.out.push(',');
+            }
+            key_value(o.out, &warnings[0]);
+        }
+        o.out.push(']');
+    }
     o.num("droppedAttributesCount", s.dropped_attributes_count.into());
     if !s.events.is_empty() {
         o.key("events");
-        list(o.out, &s.events, event);
+        o.out.push('[');
+        for (i, e) in s.events.iter().enumerate() {
+            if i > 0 {
+                o.out.push(',');
+            }
+            event_at(o.out, e, shift_time(e.time_unix_nano, delta));
+        }
+        o.out.push(']');
     }
     o.num("droppedEventsCount", s.dropped_events_count.into());
     if !s.links.is_empty() {
@@ -237,9 +279,10 @@ fn status(out: &mut String, s: Option<&Status>) {
     o.end();
 }
 
-fn event(out: &mut String, e: &Event) {
+/// An event, its time given (shifted by a pending clock-skew change).
+fn event_at(out: &mut String, e: &Event, time_unix_nano: u64) {
     let mut o = Obj::new(out);
-    o.num_str("timeUnixNano", e.time_unix_nano);
+    o.num_str("timeUnixNano", time_unix_nano);
     o.str("name", &e.name);
     o.attrs("attributes", &e.attributes);
     o.num("droppedAttributesCount", e.dropped_attributes_count.into());
@@ -326,8 +369,8 @@ fn any_value(out: &mut String, v: Option<&AnyValue>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::ScopeSpans;
     use crate::otlp::common::{ArrayValue, KeyValueList};
+    use crate::otlp::{ScopeSpans, Span};
     use crate::trace::kv;
 
     #[test]

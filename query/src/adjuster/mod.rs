@@ -273,6 +273,10 @@ mod tests {
             kv("telemetry.sdk.language", str("rust")),
         ];
         child.links = vec![Link::default()];
+        let mut grandchild = span(9, 8);
+        grandchild.start_time_unix_nano = 120;
+        grandchild.end_time_unix_nano = 130;
+        grandchild.attributes = vec![kv("k", str("v"))];
         let mut root = span(1, 0);
         root.end_time_unix_nano = 5_000;
         trace(vec![
@@ -280,7 +284,12 @@ mod tests {
                 vec![("host.name", str("a")), ("ip", Value::IntValue(1))],
                 vec![root, client.clone(), client],
             ),
-            resource(vec![("host.name", str("b"))], vec![server, child]),
+            // The grandchild is shifted with its parent and touched by nothing else: it
+            // stays borrowed, its shift and warning written on the fly.
+            resource(
+                vec![("host.name", str("b"))],
+                vec![server, child, grandchild],
+            ),
         ])
     }
 
@@ -315,6 +324,12 @@ mod tests {
         );
         let ui = ui_json(&view.resource_spans);
         assert!(ui.contains(r#""warnings":["stored","This span's"#), "{ui}");
+        let grandchild = view.spans().position(|s| s.span.span_id == sid(9));
+        let grandchild = &view.resource_spans[1].scope_spans[0].spans[grandchild.unwrap() - 2];
+        assert!(
+            grandchild.pending().is_some(),
+            "the case has a borrowed span with a pending change"
+        );
         assert_eq!(view.clone().into_owned(), owned);
         assert_eq!(stored, busy_trace(), "the lent trace is left as it was");
         assert_ne!(owned, stored, "the case exercises the adjusters");
