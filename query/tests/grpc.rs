@@ -467,23 +467,32 @@ async fn api_v2_get_trace_exact_spans_in_chunks_of_ten() {
     server.stop().await;
 }
 
+/// The spans of `GetTrace` over api_v2 gRPC, checked equal to `/api/traces/{id}`'s.
+async fn same_spans_over_grpc_and_http(
+    c: &mut V2Client<Channel>,
+    state: &QueryState,
+    trace: &str,
+    raw: bool,
+) -> Vec<J> {
+    let chunks = v2_trace(c, trace, raw).await.unwrap();
+    let grpc: Vec<J> = chunks
+        .iter()
+        .flat_map(|c| &c.spans)
+        .map(span_json)
+        .collect();
+    let http = http_spans(state, &format!("/api/traces/{trace}?raw={raw}")).await;
+    assert_eq!(grpc, http, "{trace} raw={raw}");
+    grpc
+}
+
 #[tokio::test]
 async fn grpc_and_http_return_the_same_trace() {
     let env = env().await;
     let server = Server::start(GrpcQueryState::from_query_state(&env.state)).await;
     let mut c = server.v2().await;
-    let mut both = Vec::new();
     for raw in [false, true] {
-        let chunks = v2_trace(&mut c, TRACE, raw).await.unwrap();
-        let grpc: Vec<J> = chunks
-            .iter()
-            .flat_map(|c| &c.spans)
-            .map(span_json)
-            .collect();
-        let http = http_spans(&env.state, &format!("/api/traces/{TRACE}?raw={raw}")).await;
-        assert_eq!(grpc.len(), 12);
-        assert_eq!(grpc, http, "raw={raw}");
-        both.push(grpc);
+        let spans = same_spans_over_grpc_and_http(&mut c, &env.state, TRACE, raw).await;
+        assert_eq!(spans.len(), 12);
     }
     // The adjusters run on the gRPC path too, and `raw` skips them there as well: a span
     // with a library attribute (in the archive, read through the fallback) keeps it
@@ -512,18 +521,7 @@ async fn grpc_and_http_return_the_same_trace() {
         .await
         .unwrap();
     for raw in [false, true] {
-        let chunks = v2_trace(&mut c, LIBRARY_TRACE, raw).await.unwrap();
-        let grpc: Vec<J> = chunks
-            .iter()
-            .flat_map(|c| &c.spans)
-            .map(span_json)
-            .collect();
-        let http = http_spans(
-            &env.state,
-            &format!("/api/traces/{LIBRARY_TRACE}?raw={raw}"),
-        )
-        .await;
-        assert_eq!(grpc, http, "raw={raw}");
+        let grpc = same_spans_over_grpc_and_http(&mut c, &env.state, LIBRARY_TRACE, raw).await;
         let in_span = grpc[0]["tags"]
             .as_array()
             .unwrap()
