@@ -42,7 +42,7 @@ pub mod otlp_grpc;
 #[cfg(feature = "server")]
 pub mod otlp_http;
 pub mod otlp_json;
-pub mod otlp_proto;
+pub use jaeger_model::otlp_proto;
 #[cfg(feature = "server")]
 pub mod queue;
 #[cfg(feature = "server")]

@@ -125,3 +125,23 @@ pub fn spans_batch(service: &str, n: usize) -> Vec<ResourceSpans> {
         ..Default::default()
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use jaeger_model::otlp::collector::ExportTraceServiceRequest;
+    use prost::Message;
+
+    #[test]
+    fn the_bench_s_requests_decode_with_our_decoder_as_with_prost() {
+        let req = ExportTraceServiceRequest {
+            resource_spans: super::spans_batch("svc", 50),
+        };
+        let bytes = req.encode_to_vec();
+        let ours = crate::otlp_proto::decode_request(&bytes).expect("decodes");
+        assert_eq!(
+            ours,
+            ExportTraceServiceRequest::decode(&bytes[..]).expect("prost")
+        );
+        assert_eq!(ours, req);
+    }
+}

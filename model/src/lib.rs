@@ -10,6 +10,7 @@ pub mod ids;
 pub mod kind;
 pub mod otlp_json;
 pub mod otlp_json_decode;
+pub mod otlp_proto;
 pub mod parallel;
 pub mod sanitize;
 pub mod trace;

@@ -16,6 +16,7 @@ use jaeger_model::otlp::{
     InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value,
 };
 use jaeger_model::trace::{service_name, value_to_string};
+use jaeger_model::trace::{sort_attributes_stable, sort_span_collections};
 use prost::Message;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -105,7 +106,12 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
     let mut span_count = 0usize;
 
     for (ri, mut rs) in batch.into_iter().enumerate() {
-        let resource = rs.resource.take();
+        // Attribute lists in key order, as the memory store keeps them: the query's
+        // `SortCollections` then only checks the decoded spans.
+        let mut resource = rs.resource.take();
+        if let Some(r) = resource.as_mut() {
+            sort_attributes_stable(&mut r.attributes);
+        }
         let service = resource
             .as_ref()
             .map(service_name)
@@ -115,9 +121,13 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
         let resource_fps = resource_terms(resource.as_ref(), &mut hasher);
         let scope_spans = std::mem::take(&mut rs.scope_spans);
         for (si, mut ss) in scope_spans.into_iter().enumerate() {
-            let scope = ss.scope.take();
+            let mut scope = ss.scope.take();
+            if let Some(sc) = scope.as_mut() {
+                sort_attributes_stable(&mut sc.attributes);
+            }
             let scope_fps = scope_terms(scope.as_ref(), &mut hasher);
-            for span in std::mem::take(&mut ss.spans) {
+            for mut span in std::mem::take(&mut ss.spans) {
+                sort_span_collections(&mut span);
                 span_count += 1;
                 let trace_id = TraceId::from_slice(&span.trace_id).unwrap_or_default();
                 let gi = *by_trace.entry(trace_id).or_insert_with(|| {
@@ -435,7 +445,9 @@ pub(crate) fn decode_range(raw_block: &[u8], offset: u32, len: u32) -> Result<Ve
     let bytes = raw_block
         .get(start..start.saturating_add(len as usize))
         .ok_or_else(|| StorageError::Corrupt("chunk outside its block".into()))?;
-    TracesData::decode(bytes)
+    // A chunk is a `TracesData`, the same bytes as an `ExportTraceServiceRequest`: the
+    // receivers' decoder reads it at half prost's cost (it yields what prost yields).
+    jaeger_model::otlp_proto::decode_request(bytes)
         .map(|d| d.resource_spans)
         .map_err(|e| StorageError::Corrupt(format!("chunk decoding: {e}")))
 }

@@ -15,9 +15,9 @@
 //! first so each `Vec` is allocated once at its final size. On the bench's spans it
 //! halves the decode's instructions (docs/benchmarks.md, issue #5).
 
-use jaeger_model::otlp::collector::ExportTraceServiceRequest;
-use jaeger_model::otlp::common::{ArrayValue, EntityRef, KeyValueList};
-use jaeger_model::otlp::{
+use crate::otlp::collector::ExportTraceServiceRequest;
+use crate::otlp::common::{ArrayValue, EntityRef, KeyValueList};
+use crate::otlp::{
     AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, ResourceSpans, ScopeSpans,
     Span, Status, Value,
 };

@@ -392,17 +392,6 @@ fn recursion_limit_is_prost_s() {
 }
 
 #[test]
-fn the_bench_s_and_the_sdk_s_requests_decode_as_prost_does() {
-    let batch = crate::test_support::spans_batch("svc", 50);
-    let req = ExportTraceServiceRequest {
-        resource_spans: batch,
-    };
-    let bytes = req.encode_to_vec();
-    assert!(check(&bytes));
-    assert_eq!(decode_request(&bytes).expect("decodes"), req);
-}
-
-#[test]
 fn errors_name_the_problem() {
     let err = |b: &[u8]| decode_request(b).expect_err("invalid").to_string();
     assert_eq!(
