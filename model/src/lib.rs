@@ -13,6 +13,7 @@ pub mod otlp_json_decode;
 pub mod otlp_proto;
 pub mod parallel;
 pub mod sanitize;
+pub mod testing;
 pub mod trace;
 pub mod ui;
 

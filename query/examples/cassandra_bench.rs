@@ -31,6 +31,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use jaeger_model::otlp::trace::span::SpanKind;
 use jaeger_model::otlp::{KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value};
+use jaeger_model::testing::Rng;
 use jaeger_model::trace::kv;
 use jaeger_query::{QueryState, router, standard_adjusters};
 use jaeger_storage::SpanWriter;
@@ -45,19 +46,6 @@ const SERVICES: [&str; 8] = [
 const OPS: [&str; 8] = [
     "list", "get", "create", "update", "delete", "search", "render", "notify",
 ];
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn s(k: &str, v: impl Into<String>) -> KeyValue {
     kv(k, Value::StringValue(v.into()))
@@ -80,8 +68,8 @@ fn batch(r: &mut Rng, start_ns: u64) -> (Vec<ResourceSpans>, Vec<[u8; 16]>) {
     let mut ids = Vec::with_capacity(BATCH_TRACES);
     for t in 0..BATCH_TRACES {
         let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&r.next().to_be_bytes());
-        id[8..].copy_from_slice(&r.next().to_be_bytes());
+        id[..8].copy_from_slice(&r.next_u64().to_be_bytes());
+        id[8..].copy_from_slice(&r.next_u64().to_be_bytes());
         ids.push(id);
         let start = start_ns + t as u64 * 10_000_000;
         let mut services = vec![0usize];
@@ -100,7 +88,7 @@ fn batch(r: &mut Rng, start_ns: u64) -> (Vec<ResourceSpans>, Vec<[u8; 16]>) {
                 services[r.below(services.len() as u64) as usize]
             };
             let op = OPS[r.below(OPS.len() as u64) as usize];
-            let span_id = r.next().to_be_bytes().to_vec();
+            let span_id = r.next_u64().to_be_bytes().to_vec();
             let parent = if i == 0 {
                 Vec::new()
             } else {

@@ -24,6 +24,7 @@ use jaeger_model::otlp::trace::status::StatusCode;
 use jaeger_model::otlp::{
     Event, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Status, Value,
 };
+use jaeger_model::testing::Rng;
 use jaeger_model::trace::kv;
 use jaeger_storage::embedded::{EmbeddedStore, EmbeddedStoreConfig};
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, TraceQuery};
@@ -37,20 +38,6 @@ const SERVICES: [&str; 8] = [
 const OPS: [&str; 8] = [
     "list", "get", "create", "update", "delete", "search", "render", "notify",
 ];
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn s(k: &str, v: impl Into<String>) -> KeyValue {
     kv(k, Value::StringValue(v.into()))
@@ -85,7 +72,7 @@ impl Generator {
     fn trace(&mut self) -> GenTrace {
         let r = &mut self.rng;
         self.next_trace += 1;
-        let id = TraceId::from_u64s(r.next(), r.next());
+        let id = TraceId::from_u64s(r.next_u64(), r.next_u64());
         // Traces start 1 ms apart: 1M spans cover 100 s of span time.
         let start = self.base_ns + self.next_trace * 1_000_000;
         let mut services = vec![0usize];
@@ -95,7 +82,7 @@ impl Generator {
                 services.push(s);
             }
         }
-        let request_id = format!("{:016x}", r.next());
+        let request_id = format!("{:016x}", r.next_u64());
         let user = format!("user-{}", r.below(10_000));
         let mut spans = Vec::with_capacity(SPANS_PER_TRACE);
         let mut ids: Vec<Vec<u8>> = Vec::new();
@@ -106,7 +93,7 @@ impl Generator {
                 services[r.below(services.len() as u64) as usize]
             };
             let op = OPS[r.below(OPS.len() as u64) as usize];
-            let span_id = r.next().to_be_bytes().to_vec();
+            let span_id = r.next_u64().to_be_bytes().to_vec();
             let parent = if i == 0 {
                 Vec::new()
             } else {

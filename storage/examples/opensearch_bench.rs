@@ -33,6 +33,7 @@ use jaeger_model::otlp::trace::status::StatusCode;
 use jaeger_model::otlp::{
     Event, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Status, Value,
 };
+use jaeger_model::testing::Rng;
 use jaeger_model::trace::kv;
 use jaeger_storage::elasticsearch::{EsConfig, EsStore, IndexSettings, Method};
 use jaeger_storage::{GetTraceParams, SpanReader, SpanWriter, TraceQuery};
@@ -48,20 +49,6 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 fn s(k: &str, v: impl Into<String>) -> KeyValue {
@@ -96,7 +83,7 @@ impl Generator {
     fn trace(&mut self, samples: &mut Vec<Sample>) -> (TraceId, Vec<ResourceSpans>) {
         let r = &mut self.rng;
         self.next_trace += 1;
-        let id = TraceId::from_u64s(r.next(), r.next());
+        let id = TraceId::from_u64s(r.next_u64(), r.next_u64());
         let start = self.base_ns + self.next_trace * self.step_ns;
         let mut services = vec![r.below(4) as usize];
         while services.len() < 3 + r.below(3) as usize {
@@ -105,7 +92,7 @@ impl Generator {
                 services.push(s);
             }
         }
-        let request_id = format!("{:016x}", r.next());
+        let request_id = format!("{:016x}", r.next_u64());
         let user = format!("user-{}", r.below(10_000));
         let mut by_service: Vec<(usize, Vec<Span>)> = Vec::new();
         let mut ids: Vec<Vec<u8>> = Vec::new();
@@ -116,7 +103,7 @@ impl Generator {
                 services[r.below(services.len() as u64) as usize]
             };
             let op = operation(svc, r);
-            let span_id = r.next().to_be_bytes().to_vec();
+            let span_id = r.next_u64().to_be_bytes().to_vec();
             let parent = if i == 0 {
                 Vec::new()
             } else {

@@ -4,6 +4,7 @@
 //! truncation and on byte mutations of them.
 
 use super::*;
+use crate::testing::Rng;
 use prost::Message;
 
 /// Same success and, on success, the same request (compared through its encoding, which
@@ -36,27 +37,6 @@ fn check_mutations(input: &[u8], rng: &mut Rng) {
             check(&m);
         }
         m[i] = input[i];
-    }
-}
-
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
     }
 }
 
@@ -228,7 +208,7 @@ fn gen_message(m: M, rng: &mut Rng, depth: u32, bad: u64) -> Vec<u8> {
                 put_key(&mut out, tag, VARINT);
                 let v = match rng.below(4) {
                     0 => rng.below(4),
-                    1 => rng.next(),
+                    1 => rng.next_u64(),
                     2 => u64::MAX,
                     _ => rng.below(1 << 33),
                 };
@@ -239,13 +219,13 @@ fn gen_message(m: M, rng: &mut Rng, depth: u32, bad: u64) -> Vec<u8> {
                 let v = if rng.chance(10) {
                     f64::NAN.to_bits()
                 } else {
-                    rng.next()
+                    rng.next_u64()
                 };
                 out.extend_from_slice(&v.to_le_bytes());
             }
             F::Fixed32 => {
                 put_key(&mut out, tag, FIXED32);
-                out.extend_from_slice(&(rng.next() as u32).to_le_bytes());
+                out.extend_from_slice(&(rng.next_u64() as u32).to_le_bytes());
             }
         }
     }
@@ -254,9 +234,9 @@ fn gen_message(m: M, rng: &mut Rng, depth: u32, bad: u64) -> Vec<u8> {
 
 fn gen_value_of_wire_type(out: &mut Vec<u8>, wt: u8, rng: &mut Rng) {
     match wt {
-        VARINT => put_varint(out, rng.next() >> rng.below(64)),
-        FIXED64 => out.extend_from_slice(&rng.next().to_le_bytes()),
-        FIXED32 => out.extend_from_slice(&(rng.next() as u32).to_le_bytes()),
+        VARINT => put_varint(out, rng.next_u64() >> rng.below(64)),
+        FIXED64 => out.extend_from_slice(&rng.next_u64().to_le_bytes()),
+        FIXED32 => out.extend_from_slice(&(rng.next_u64() as u32).to_le_bytes()),
         _ => {
             let b: Vec<u8> = (0..rng.below(6)).map(|_| rng.byte()).collect();
             put_len(out, &b);
