@@ -262,11 +262,7 @@ impl<'a> CowTrace<'a> {
     }
 
     pub fn span_count(&self) -> usize {
-        self.resource_spans
-            .iter()
-            .flat_map(|rs| &rs.scope_spans)
-            .map(|ss| ss.spans.len())
-            .sum()
+        crate::trace::span_count(&self.resource_spans)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -276,15 +272,7 @@ impl<'a> CowTrace<'a> {
     /// Every span with its resource and scope, in resource/scope/span order, as stored
     /// (without pending changes: see [`CowSpan::span`]).
     pub fn spans(&self) -> impl Iterator<Item = SpanRef<'_>> {
-        self.resource_spans.iter().flat_map(|rs| {
-            rs.scope_spans.iter().flat_map(move |ss| {
-                ss.spans.iter().map(move |span| SpanRef {
-                    resource: rs.resource.as_ref().as_ref(),
-                    scope: ss.scope.as_ref().as_ref(),
-                    span: span.span(),
-                })
-            })
-        })
+        crate::trace::spans_of(&self.resource_spans)
     }
 
     /// The span at (resource, scope, span) index.
@@ -328,6 +316,9 @@ pub trait SpanGroup: Sync {
     fn resource(&self) -> Option<&Resource>;
     fn scopes(&self) -> &[Self::Scope];
     fn schema_url(&self) -> &str;
+    fn span_count(&self) -> usize {
+        self.scopes().iter().map(|ss| ss.spans().len()).sum()
+    }
 }
 
 /// One scope's spans, borrowed or owned.

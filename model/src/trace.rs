@@ -1,6 +1,7 @@
 //! A trace as a list of OTLP `ResourceSpans`, with the helpers every role needs.
 
 use crate::SERVICE_NAME;
+use crate::cow::{ScopeGroup, SpanGroup, SpanSource};
 use crate::ids::{SpanId, TraceId};
 use crate::otlp::{AnyValue, InstrumentationScope, KeyValue, Resource, ResourceSpans, Span, Value};
 
@@ -62,37 +63,51 @@ impl Trace {
     }
 }
 
-/// Iterates the spans of OTLP resource spans with their resource and scope.
-pub fn spans_of(rs: &[ResourceSpans]) -> impl Iterator<Item = SpanRef<'_>> {
+/// Iterates the spans of OTLP resource spans (owned or a `CowTrace`'s) with their
+/// resource and scope; a `CowSpan` as stored, without its pending change.
+pub fn spans_of<G: SpanGroup>(rs: &[G]) -> impl Iterator<Item = SpanRef<'_>> {
     rs.iter().flat_map(|r| {
-        r.scope_spans.iter().flat_map(move |ss| {
-            ss.spans.iter().map(move |span| SpanRef {
-                resource: r.resource.as_ref(),
-                scope: ss.scope.as_ref(),
-                span,
+        r.scopes().iter().flat_map(move |ss| {
+            ss.spans().iter().map(move |span| SpanRef {
+                resource: r.resource(),
+                scope: ss.scope(),
+                span: span.span(),
             })
         })
     })
 }
 
-pub fn span_count(rs: &[ResourceSpans]) -> usize {
-    rs.iter()
-        .flat_map(|r| r.scope_spans.iter())
-        .map(|s| s.spans.len())
-        .sum()
+pub fn span_count<G: SpanGroup>(rs: &[G]) -> usize {
+    rs.iter().map(SpanGroup::span_count).sum()
 }
 
 /// Puts attributes in key order, stably (equal keys keep their order).
-pub fn sort_attributes_stable(attrs: &mut [KeyValue]) {
+fn sort_attributes_stable(attrs: &mut [KeyValue]) {
     if !attrs.is_sorted_by(|a, b| a.key <= b.key) {
         attrs.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+}
+
+/// Puts every attribute list of the group (the resource's, each scope's, each span's and
+/// its events' and links') in key order and events in name order, all stably: how the
+/// memory and embedded stores keep spans, so that the query's `SortCollections` finds
+/// them sorted.
+pub fn sort_collections(rs: &mut ResourceSpans) {
+    if let Some(resource) = rs.resource.as_mut() {
+        sort_attributes_stable(&mut resource.attributes);
+    }
+    for ss in rs.scope_spans.iter_mut() {
+        if let Some(scope) = ss.scope.as_mut() {
+            sort_attributes_stable(&mut scope.attributes);
+        }
+        ss.spans.iter_mut().for_each(sort_span_collections);
     }
 }
 
 /// Puts the span's attribute lists (its own, its events' and its links') in key order
 /// and its events in name order, all stably: the order the query's `SortCollections`
 /// gives, less its dropping of repeated keys. The memory store keeps spans so.
-pub fn sort_span_collections(span: &mut Span) {
+fn sort_span_collections(span: &mut Span) {
     sort_attributes_stable(&mut span.attributes);
     if !span.events.is_sorted_by(|a, b| a.name <= b.name) {
         span.events.sort_by(|a, b| a.name.cmp(&b.name));

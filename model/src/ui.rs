@@ -203,12 +203,7 @@ pub fn traces_from_otlp(batch: &[ResourceSpans]) -> Vec<Trace> {
 /// Converts the spans of one trace. The trace id is the first span's.
 pub fn trace_from_otlp<G: SpanGroup>(resource_spans: &[G]) -> Trace {
     let mut processes = ProcessTable::default();
-    let count = resource_spans
-        .iter()
-        .flat_map(|rs| rs.scopes())
-        .map(|ss| ss.spans().len())
-        .sum();
-    let mut spans = Vec::with_capacity(count);
+    let mut spans = Vec::with_capacity(crate::trace::span_count(resource_spans));
     for rs in resource_spans {
         let process = convert_process(rs.resource());
         // Ids are given when a process is first met through a span, so a resource
@@ -571,12 +566,14 @@ pub fn write_trace_json<G: SpanGroup>(
     let mut processes = ProcessIndex::default();
     let mut keys: Vec<Option<u32>> = Vec::with_capacity(resource_spans.len());
     let mut estimate = 256usize;
+    let mut spans = 0;
     for rs in resource_spans {
         let mut n = 0;
         for span in rs.scopes().iter().flat_map(|ss| ss.spans()) {
             n += 1;
             estimate += span_size_estimate(span.span());
         }
+        spans += n;
         keys.push((n > 0).then(|| processes.index(convert_process(rs.resource()))));
     }
     // Sized from the counts of tags, logs and references, so the buffer is allocated
@@ -584,22 +581,12 @@ pub fn write_trace_json<G: SpanGroup>(
     out.reserve(estimate);
 
     out.extend_from_slice(b"{\"traceID\":");
-    let first = resource_spans
-        .iter()
-        .flat_map(|rs| rs.scopes())
-        .flat_map(|ss| ss.spans())
-        .next();
-    match first {
-        Some(s) => write_trace_id(out, &s.span().trace_id),
+    match crate::trace::spans_of(resource_spans).next() {
+        Some(s) => write_trace_id(out, &s.span.trace_id),
         None => out.extend_from_slice(b"\"\""),
     }
     out.extend_from_slice(b",\"spans\":[");
-    let spans: usize = resource_spans
-        .iter()
-        .zip(&keys)
-        .filter(|(_, k)| k.is_some())
-        .map(|(rs, _)| rs.scopes().iter().map(|ss| ss.spans().len()).sum::<usize>())
-        .sum();
+    // Every span is written: resources without a process key have none.
     let workers = crate::parallel::workers_for(spans);
     if workers <= 1 {
         write_spans(out, resource_spans, &keys, 0..spans)?;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use http::Uri;
-use jaeger_model::cow::{ScopeGroup, SpanGroup};
+use jaeger_model::cow::SpanGroup;
 use jaeger_model::otlp::ResourceSpans;
+use jaeger_model::trace::span_count;
 use jaeger_model::{gojson, otlp_json};
 use jaeger_storage::OperationQuery;
 use serde::Serialize;
@@ -112,14 +113,7 @@ pub async fn find_traces(State(app): State<Arc<App>>, uri: Uri) -> Result {
 
 /// The `TracesData` of `traces`; "trace not found" when there is no span at all.
 fn traces_body<G: SpanGroup>(traces: &[&[G]]) -> Result<String> {
-    let spans = |g: &G| g.scopes().iter().map(|s| s.spans().len()).sum::<usize>();
-    if traces
-        .iter()
-        .flat_map(|t| t.iter())
-        .map(spans)
-        .sum::<usize>()
-        == 0
-    {
+    if traces.iter().all(|t| span_count(t) == 0) {
         return Err(V3Error::no_traces());
     }
     let mut out = String::from("{\"result\":");

@@ -185,14 +185,11 @@ impl QueryService {
         }
         // Adjusters walk every span: keep that work off the async workers (inline when
         // the caller is already on a blocking thread, see `on_query_thread`).
-        let adjusters = (!raw).then(|| self.adjusters.clone());
+        let service = self.clone();
         jaeger_storage::offload::run(move || {
             for t in traces.iter_mut() {
                 let mut view = CowTrace::from(std::mem::take(t));
-                truncate_trace(&mut view, max);
-                if let Some(a) = &adjusters {
-                    a.apply_cow(&mut view);
-                }
+                service.adjust_cow(&mut view, raw);
                 *t = view.into_owned();
             }
             traces

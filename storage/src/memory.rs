@@ -26,10 +26,7 @@ use jaeger_model::otlp::trace::status::StatusCode;
 use jaeger_model::otlp::{
     InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value,
 };
-use jaeger_model::trace::{
-    group_by_trace_owned, service_name, sort_attributes_stable, sort_span_collections,
-    value_to_string,
-};
+use jaeger_model::trace::{group_by_trace_owned, service_name, sort_collections, value_to_string};
 use jaeger_model::{SpanId, Trace, TraceId};
 
 use crate::{
@@ -165,18 +162,10 @@ impl State {
             // Kept in key order (outside the lock): the query's `SortCollections` then
             // finds nothing to change and reads the stored spans without copying them.
             for r in rs.iter_mut() {
-                if let Some(resource) = r.resource.as_mut() {
-                    sort_attributes_stable(&mut resource.attributes);
-                }
-                for ss in r.scope_spans.iter_mut() {
-                    if let Some(scope) = ss.scope.as_mut() {
-                        sort_attributes_stable(&mut scope.attributes);
-                    }
-                    for span in ss.spans.iter_mut() {
-                        sort_span_collections(span);
-                        min_start = min_start.min(span.start_time_unix_nano);
-                        max_start = max_start.max(span.start_time_unix_nano);
-                    }
+                sort_collections(r);
+                for span in r.scope_spans.iter().flat_map(|ss| &ss.spans) {
+                    min_start = min_start.min(span.start_time_unix_nano);
+                    max_start = max_start.max(span.start_time_unix_nano);
                 }
             }
             groups.push((trace_id, min_start, max_start, rs));

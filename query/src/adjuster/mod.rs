@@ -341,11 +341,10 @@ mod tests {
         // the memory store keeps them (the steps' own warnings come after the sort).
         let mut stored = busy_trace();
         standard_adjusters(Duration::from_secs(1)).apply(&mut stored);
-        for rs in stored.resource_spans.iter_mut() {
-            for span in rs.scope_spans.iter_mut().flat_map(|ss| ss.spans.iter_mut()) {
-                jaeger_model::trace::sort_span_collections(span);
-            }
-        }
+        stored
+            .resource_spans
+            .iter_mut()
+            .for_each(jaeger_model::trace::sort_collections);
         let mut view = CowTrace::borrowed(&stored.resource_spans);
         standard_adjusters(Duration::from_secs(1)).apply_cow(&mut view);
         let copied = view.into_owned_spans();

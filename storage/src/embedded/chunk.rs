@@ -15,8 +15,8 @@ use jaeger_model::otlp::trace::{TracesData, status::StatusCode};
 use jaeger_model::otlp::{
     InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, Value,
 };
+use jaeger_model::trace::sort_collections;
 use jaeger_model::trace::{service_name, value_to_string};
-use jaeger_model::trace::{sort_attributes_stable, sort_span_collections};
 use prost::Message;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -108,10 +108,8 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
     for (ri, mut rs) in batch.into_iter().enumerate() {
         // Attribute lists in key order, as the memory store keeps them: the query's
         // `SortCollections` then only checks the decoded spans.
-        let mut resource = rs.resource.take();
-        if let Some(r) = resource.as_mut() {
-            sort_attributes_stable(&mut r.attributes);
-        }
+        sort_collections(&mut rs);
+        let resource = rs.resource.take();
         let service = resource
             .as_ref()
             .map(service_name)
@@ -121,13 +119,9 @@ pub(crate) fn prepare(batch: Vec<ResourceSpans>) -> Result<PreparedBatch> {
         let resource_fps = resource_terms(resource.as_ref(), &mut hasher);
         let scope_spans = std::mem::take(&mut rs.scope_spans);
         for (si, mut ss) in scope_spans.into_iter().enumerate() {
-            let mut scope = ss.scope.take();
-            if let Some(sc) = scope.as_mut() {
-                sort_attributes_stable(&mut sc.attributes);
-            }
+            let scope = ss.scope.take();
             let scope_fps = scope_terms(scope.as_ref(), &mut hasher);
-            for mut span in std::mem::take(&mut ss.spans) {
-                sort_span_collections(&mut span);
+            for span in std::mem::take(&mut ss.spans) {
                 span_count += 1;
                 let trace_id = TraceId::from_slice(&span.trace_id).unwrap_or_default();
                 let gi = *by_trace.entry(trace_id).or_insert_with(|| {
