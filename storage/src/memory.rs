@@ -756,6 +756,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn attributes_are_kept_in_key_order() {
+        let store = MemoryStore::new(3);
+        let mut written = simple(1, reference_time());
+        let span = &mut written[0].scope_spans[0].spans[0];
+        span.attributes = vec![
+            jaeger_model::trace::kv("z", Value::IntValue(1)),
+            jaeger_model::trace::kv("a", Value::IntValue(2)),
+        ];
+        store.write_spans(written.clone()).await.unwrap();
+        let params = GetTraceParams {
+            trace_id: trace_id(1),
+            ..Default::default()
+        };
+        let read = store.get_trace(params.clone()).await.unwrap().unwrap();
+        let keys: Vec<&str> = read
+            .spans()
+            .flat_map(|s| &s.span.attributes)
+            .map(|kv| kv.key.as_str())
+            .collect();
+        assert_eq!(keys, ["a", "z"]);
+        written.iter_mut().for_each(sort_collections);
+        assert_eq!(read.resource_spans, written);
+        let shared = store.get_trace_shared(params).await.unwrap().unwrap();
+        assert!(matches!(shared, SharedTrace::Shared(_)), "lent, not copied");
+        assert_eq!(shared.resource_spans(), &written[..]);
+    }
+
+    #[tokio::test]
     async fn evicts_oldest_by_first_insertion() {
         let store = MemoryStore::new(3);
         let t0 = reference_time();

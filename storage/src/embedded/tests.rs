@@ -670,3 +670,59 @@ async fn retention_task_stops_with_the_store() {
     // The directory can be opened again: the task released the database.
     let _again: Arc<EmbeddedStore> = EmbeddedStore::open(config(dir.path())).unwrap();
 }
+
+#[tokio::test]
+async fn attributes_come_back_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    let mut sp = span(
+        9,
+        1,
+        "op",
+        T0,
+        SEC,
+        vec![sattr("z", "1"), sattr("a", "2"), sattr("a", "3")],
+    );
+    sp.events = vec![
+        Event {
+            name: "b".into(),
+            ..Default::default()
+        },
+        Event {
+            name: "a".into(),
+            attributes: vec![sattr("y", ""), sattr("x", "")],
+            ..Default::default()
+        },
+    ];
+    let written = vec![resource_spans("svc", vec![sp])];
+    store.write_spans(written.clone()).await.unwrap();
+    let read = get(&store, 9).await.unwrap();
+    let rs = &read.resource_spans[0];
+    let keys = |attrs: &[KeyValue]| attrs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        keys(&rs.resource.as_ref().unwrap().attributes),
+        ["host.name", "service.name"]
+    );
+    let sp = &rs.scope_spans[0].spans[0];
+    assert_eq!(
+        keys(&sp.attributes),
+        ["a", "a", "z"],
+        "stable, repeats kept"
+    );
+    assert_eq!(find_value(&sp.attributes[1]), "3");
+    let events: Vec<&str> = sp.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(events, ["a", "b"]);
+    assert_eq!(keys(&sp.events[0].attributes), ["x", "y"]);
+    let mut expected = written;
+    expected
+        .iter_mut()
+        .for_each(jaeger_model::trace::sort_collections);
+    assert_eq!(read.resource_spans, expected);
+}
+
+fn find_value(kv: &KeyValue) -> String {
+    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
