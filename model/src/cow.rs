@@ -11,6 +11,7 @@
 //! [`SpanGroup`] and [`SpanSource`].
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::otlp::{InstrumentationScope, Resource, ResourceSpans, ScopeSpans, Span};
 use crate::sanitize::add_warning;
@@ -42,16 +43,25 @@ pub struct CowScopeSpans<'a> {
 #[derive(Clone, Debug)]
 pub struct CowSpan<'a> {
     span: Cow<'a, Span>,
-    pending: Option<Box<Pending>>,
+    /// Inline, not boxed: clock skew leaves one on most spans of a large trace, and
+    /// the writers read it for every span.
+    pending: Pending,
 }
 
 /// What clock-skew correction does to a span, kept beside it: a shift of every
-/// timestamp and warnings to add after the span's own.
+/// timestamp and warnings to add after the span's own. Warning texts are shared: a
+/// subtree's spans all get the same one.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pending {
     /// Nanoseconds added to the start, end and event times (wrapping, as Go's).
     pub shift: i64,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Arc<str>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.shift == 0 && self.warnings.is_empty()
+    }
 }
 
 /// `ts + delta` as Go's `time.Add` on `time.Unix(0, ts)`: signed, wrapping.
@@ -63,14 +73,14 @@ impl<'a> CowSpan<'a> {
     pub fn borrowed(span: &'a Span) -> Self {
         CowSpan {
             span: Cow::Borrowed(span),
-            pending: None,
+            pending: Pending::default(),
         }
     }
 
     pub fn owned(span: Span) -> Self {
         CowSpan {
             span: Cow::Owned(span),
-            pending: None,
+            pending: Pending::default(),
         }
     }
 
@@ -81,52 +91,33 @@ impl<'a> CowSpan<'a> {
     }
 
     pub fn pending(&self) -> Option<&Pending> {
-        self.pending.as_deref()
+        (!self.pending.is_empty()).then_some(&self.pending)
     }
 
     /// The span for changing: copied first if borrowed, with any pending change
     /// applied.
     pub fn to_mut(&mut self) -> &mut Span {
         let span = self.span.to_mut();
-        if let Some(p) = self.pending.take() {
-            apply_pending(span, *p);
-        }
+        apply_pending(span, std::mem::take(&mut self.pending));
         span
     }
 
-    /// Shifts every timestamp of the span by `delta` ns: in place when owned, as a
-    /// pending change when borrowed.
+    /// Shifts every timestamp of the span by `delta` ns, as a pending change (owned
+    /// spans too: shifting them in place touched every span's memory twice).
     pub fn shift_by(&mut self, delta: i64) {
-        match &mut self.span {
-            Cow::Owned(span) if self.pending.is_none() => shift_span(span, delta),
-            _ => {
-                let p = self.pending.get_or_insert_with(Box::default);
-                p.shift = p.shift.wrapping_add(delta);
-            }
-        }
+        self.pending.shift = self.pending.shift.wrapping_add(delta);
     }
 
-    /// Adds a warning after the span's own: in place when owned, as a pending change
-    /// when borrowed.
-    pub fn add_warning(&mut self, warning: String) {
-        match &mut self.span {
-            Cow::Owned(span) if self.pending.is_none() => {
-                add_warning(&mut span.attributes, warning)
-            }
-            _ => self
-                .pending
-                .get_or_insert_with(Box::default)
-                .warnings
-                .push(warning),
-        }
+    /// Adds a warning after the span's own, as a pending change (for owned spans too:
+    /// `add_warning` in place grows every attribute list).
+    pub fn add_warning(&mut self, warning: impl Into<Arc<str>>) {
+        self.pending.warnings.push(warning.into())
     }
 
     /// The span with its pending change applied, copied if it was borrowed.
     pub fn into_owned(self) -> Span {
         let mut span = self.span.into_owned();
-        if let Some(p) = self.pending {
-            apply_pending(&mut span, *p);
-        }
+        apply_pending(&mut span, self.pending);
         span
     }
 
@@ -151,7 +142,7 @@ fn apply_pending(span: &mut Span, p: Pending) {
         shift_span(span, p.shift);
     }
     for w in p.warnings {
-        add_warning(&mut span.attributes, w);
+        add_warning(&mut span.attributes, w.to_string());
     }
 }
 
@@ -164,7 +155,7 @@ pub trait SpanSource: Sync {
         0
     }
     /// Warnings to add after the span's own.
-    fn extra_warnings(&self) -> &[String] {
+    fn extra_warnings(&self) -> &[Arc<str>] {
         &[]
     }
 }
@@ -198,10 +189,10 @@ impl SpanSource for CowSpan<'_> {
         &self.span
     }
     fn shift(&self) -> i64 {
-        self.pending.as_ref().map_or(0, |p| p.shift)
+        self.pending.shift
     }
-    fn extra_warnings(&self) -> &[String] {
-        self.pending.as_ref().map_or(&[], |p| &p.warnings)
+    fn extra_warnings(&self) -> &[Arc<str>] {
+        &self.pending.warnings
     }
 }
 
@@ -442,7 +433,7 @@ mod tests {
         let mut view = CowTrace::borrowed(&stored.resource_spans);
         let s = view.span_mut((0, 0, 0));
         s.shift_by(-50);
-        s.add_warning("first".into());
+        s.add_warning("first");
         assert_eq!(s.span().start_time_unix_nano, 100, "nothing copied yet");
         assert_eq!(SpanSource::shift(&*s), -50);
         add_warning(&mut s.to_mut().attributes, "second".into());
@@ -455,10 +446,10 @@ mod tests {
             crate::sanitize::warnings(&span.attributes),
             ["first", "second"]
         );
-        // An owned span is changed in place, with the same result.
+        // An owned span gets the same result.
         let mut owned = CowSpan::owned(stored.resource_spans[0].scope_spans[0].spans[0].clone());
         owned.shift_by(-50);
-        owned.add_warning("first".into());
+        owned.add_warning("first");
         add_warning(&mut owned.to_mut().attributes, "second".into());
         assert!(owned.pending().is_none());
         assert_eq!(owned.into_owned(), span);

@@ -54,6 +54,13 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
                 i += 8;
                 continue;
             }
+        } else {
+            // The last few bytes (all of most keys) as one word, padded with spaces.
+            let mut word = [b' '; 8];
+            word[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+            if !word_may_need_escape(u64::from_le_bytes(word)) {
+                break;
+            }
         }
         let b = bytes[i];
         if !NEEDS_ESCAPE[b as usize] {
@@ -403,6 +410,12 @@ mod tests {
             ]
             .map(str::to_string),
         );
+        // Escapes at every position of the eight-byte words and of the padded tail.
+        for special in ["\"", "\\", "<", "\u{2028}", "\n", "é", "\u{7f}"] {
+            for n in 0..18 {
+                samples.push(format!("{}{special}{}", "x".repeat(n), "y".repeat(n % 3)));
+            }
+        }
         for s in samples {
             let mut out = Vec::new();
             write_str(&mut out, &s);

@@ -226,7 +226,7 @@ fn span_source<S: SpanSource>(out: &mut String, src: &S) {
             .position(|kv| kv.key == WARNINGS_ATTRIBUTE);
         let mut warnings: Vec<KeyValue> = at.map(|i| s.attributes[i].clone()).into_iter().collect();
         for w in extra {
-            add_warning(&mut warnings, w.clone());
+            add_warning(&mut warnings, w.to_string());
         }
         o.key("attributes");
         o.out.push('[');

@@ -63,6 +63,34 @@ pub fn decode_request(buf: &[u8]) -> Result<ExportTraceServiceRequest> {
     Ok(req)
 }
 
+/// The encoded `ResourceSpans` of a request, in order, so that they can be decoded
+/// apart (a large stored trace is decoded on several threads): decoding each with
+/// [`decode_resource_spans`] yields what [`decode_request`] yields, and fails where it
+/// fails (with possibly another message when the input is broken in two places).
+pub fn split_request(buf: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut out = Vec::with_capacity(count_field(buf, 1));
+    let mut r = buf;
+    while !r.is_empty() {
+        let (tag, wt) = key(&mut r)?;
+        match tag {
+            1 => {
+                check_wire_type(wt, LEN)?;
+                out.push(len_delimited(&mut r)?);
+            }
+            _ => skip(&mut r, wt, tag, RECURSION_LIMIT)?,
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes one `ResourceSpans` body found by [`split_request`].
+pub fn decode_resource_spans(body: &[u8]) -> Result<ResourceSpans> {
+    let mut rs = ResourceSpans::default();
+    // One level below the request, as `decode_request` decodes it.
+    resource_spans(&mut rs, body, RECURSION_LIMIT - 1)?;
+    Ok(rs)
+}
+
 fn resource_spans(rs: &mut ResourceSpans, mut r: &[u8], ctx: u32) -> Result<()> {
     rs.scope_spans.reserve(count_field(r, 2));
     while !r.is_empty() {

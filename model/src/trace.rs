@@ -11,6 +11,13 @@ pub struct Trace {
     pub resource_spans: Vec<ResourceSpans>,
 }
 
+/// A trace lent as its resources (see `jaeger_storage::SharedTrace`).
+impl AsRef<[ResourceSpans]> for Trace {
+    fn as_ref(&self) -> &[ResourceSpans] {
+        &self.resource_spans
+    }
+}
+
 /// A span together with the resource and scope it belongs to.
 #[derive(Clone, Copy, Debug)]
 pub struct SpanRef<'a> {

@@ -592,33 +592,32 @@ pub fn write_trace_json<G: SpanGroup>(
         write_spans(out, resource_spans, &keys, 0..spans)?;
     } else {
         // A large trace is written on several cores: each worker writes a contiguous
-        // run of spans into its own buffer (this thread writes the first straight
-        // into `out`), and the runs are appended in order.
+        // run of spans into its own buffer (the first writes straight on into `out`),
+        // and the runs are appended in order.
         let per = spans.div_ceil(workers);
+        let size = estimate / workers;
         let keys = &keys;
-        let rest: Vec<Result<Vec<u8>, UnsupportedValue>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (1..workers)
-                .map(|w| {
-                    let range = (w * per).min(spans)..((w + 1) * per).min(spans);
-                    let size = estimate / workers;
-                    scope.spawn(move || {
-                        let mut buf = Vec::with_capacity(size);
-                        write_spans(&mut buf, resource_spans, keys, range).map(|()| buf)
-                    })
-                })
-                .collect();
-            let first = write_spans(out, resource_spans, keys, 0..per.min(spans));
-            let mut rest: Vec<_> = handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect();
-            if let Err(e) = first {
-                rest.insert(0, Err(e));
+        let tasks: Vec<_> = (0..workers)
+            .map(|w| {
+                let range = (w * per).min(spans)..((w + 1) * per).min(spans);
+                let mut buf = if w == 0 {
+                    std::mem::take(&mut *out)
+                } else {
+                    Vec::with_capacity(size)
+                };
+                move || {
+                    let written = write_spans(&mut buf, resource_spans, keys, range);
+                    (buf, written)
+                }
+            })
+            .collect();
+        for (w, (buf, written)) in crate::parallel::run_all(tasks).into_iter().enumerate() {
+            if w == 0 {
+                *out = buf;
+            } else {
+                out.extend_from_slice(&buf);
             }
-            rest
-        });
-        for part in rest {
-            out.extend_from_slice(&part?);
+            written?;
         }
     }
     out.extend_from_slice(b"],\"processes\":{");
@@ -978,7 +977,7 @@ fn write_ui_kv(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), UnsupportedValue>
 /// As [`span_warnings`]: `null`, or the strings of `@jaeger@warnings`; `extra` are
 /// warnings not added to the attributes yet, written as `add_warning` would have stored
 /// them (after the span's own).
-fn write_warnings(out: &mut Vec<u8>, attrs: &[otlp::KeyValue], extra: &[String]) {
+fn write_warnings(out: &mut Vec<u8>, attrs: &[otlp::KeyValue], extra: &[std::sync::Arc<str>]) {
     let value = attrs
         .iter()
         .find(|kv| kv.key == WARNINGS_ATTRIBUTE)

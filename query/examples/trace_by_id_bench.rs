@@ -167,6 +167,14 @@ async fn measure(
         }
     }
     let elapsed = wall.elapsed();
+    // `TBI_DUMP`: every latency in ms, in request order (to tell a slow period of the
+    // machine from a periodic stall).
+    if std::env::var("TBI_DUMP").is_ok() {
+        eprintln!(
+            "{:?}",
+            lat.iter().map(|d| ms(*d) as u32).collect::<Vec<_>>()
+        );
+    }
     // Let deferred frees finish so they are counted.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let cpu = cpu_time().saturating_sub(cpu0) / lat.len() as u32;

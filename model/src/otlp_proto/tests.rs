@@ -11,6 +11,7 @@ use prost::Message;
 /// keeps NaN payloads and tells `None` from an empty message).
 fn check(input: &[u8]) -> bool {
     let ours = decode_request(input);
+    check_split(input, &ours);
     let theirs = ExportTraceServiceRequest::decode(input);
     match (&ours, &theirs) {
         (Ok(a), Ok(b)) => {
@@ -22,6 +23,29 @@ fn check(input: &[u8]) -> bool {
         }
         (Err(_), Err(_)) => false,
         _ => panic!("outcomes differ for {input:02x?}: ours {ours:?}, prost {theirs:?}"),
+    }
+}
+
+/// Splitting a request into its resources and decoding each gives the same outcome
+/// and the same resources as decoding it whole.
+fn check_split(input: &[u8], whole: &Result<ExportTraceServiceRequest>) {
+    let split = split_request(input).and_then(|parts| {
+        parts
+            .into_iter()
+            .map(decode_resource_spans)
+            .collect::<Result<Vec<_>>>()
+    });
+    match (whole, &split) {
+        (Ok(a), Ok(b)) => assert!(
+            a.encode_to_vec()
+                == ExportTraceServiceRequest {
+                    resource_spans: b.clone()
+                }
+                .encode_to_vec(),
+            "split decoding differs for {input:02x?}"
+        ),
+        (Err(_), Err(_)) => {}
+        _ => panic!("split outcome differs for {input:02x?}: whole {whole:?}, split {split:?}"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! (query spec §4.3). Shifts larger than the maximum are not applied but reported; a
 //! maximum of zero disables shifting altogether (Jaeger's default) while still warning.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jaeger_config::format_go_duration;
@@ -194,7 +195,7 @@ impl Adjuster for CorrectClockSkew {
                 .map(|i| by_id[i].1)
         };
         for at in duplicates {
-            span_mut(trace, at).add_warning(WARNING_DUPLICATE_SPAN_ID.into());
+            span_mut(trace, at).add_warning(WARNING_DUPLICATE_SPAN_ID);
         }
 
         // The tree: parentless spans and spans whose parent is missing are roots.
@@ -287,11 +288,11 @@ impl CorrectClockSkew {
 /// at most one per span, and a linear scan of a handful beats hashing).
 #[derive(Default)]
 struct WarningTexts {
-    seen: Vec<(i64, bool, String)>,
+    seen: Vec<(i64, bool, Arc<str>)>,
 }
 
 impl WarningTexts {
-    fn get(&mut self, delta: i64, applied: bool, make: impl FnOnce() -> String) -> String {
+    fn get(&mut self, delta: i64, applied: bool, make: impl FnOnce() -> String) -> Arc<str> {
         // Most recent first: the walk tends to revisit the delta it just used.
         if let Some((_, _, text)) = self
             .seen
@@ -302,7 +303,7 @@ impl WarningTexts {
         {
             return text.clone();
         }
-        let text = make();
+        let text: Arc<str> = make().into();
         self.seen.push((delta, applied, text.clone()));
         text
     }

@@ -22,15 +22,30 @@ impl Adjuster for DeduplicateSpans {
     fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         // Equal encodings imply equal span ids, so only spans whose id occurs more than
         // once can be copies: the others need no hashing (most traces have none). A
-        // sorted list finds repeats several times faster than a hash map.
-        let mut ids: Vec<&[u8]> = trace.spans().map(|s| s.span.span_id.as_slice()).collect();
+        // sorted list finds repeats several times faster than a hash map, and ids of
+        // the usual eight bytes sort as integers rather than through `memcmp`.
+        let mut ids: Vec<u64> = Vec::with_capacity(trace.span_count());
+        let mut other_ids: Vec<&[u8]> = Vec::new();
+        for s in trace.spans() {
+            match <[u8; 8]>::try_from(s.span.span_id.as_slice()) {
+                Ok(id) => ids.push(u64::from_be_bytes(id)),
+                Err(_) => other_ids.push(&s.span.span_id),
+            }
+        }
         ids.sort_unstable();
+        other_ids.sort_unstable();
         let shared: HashSet<Vec<u8>> = ids
             .windows(2)
             .filter(|w| w[0] == w[1])
-            .map(|w| w[0].to_vec())
+            .map(|w| w[0].to_be_bytes().to_vec())
+            .chain(
+                other_ids
+                    .windows(2)
+                    .filter(|w| w[0] == w[1])
+                    .map(|w| w[0].to_vec()),
+            )
             .collect();
-        drop(ids);
+        drop((ids, other_ids));
         if shared.is_empty() {
             return;
         }
@@ -154,5 +169,19 @@ mod tests {
         let mut t = trace(vec![resource(vec![], vec![a]), named]);
         DeduplicateSpans.adjust(&mut t);
         assert_eq!(t.span_count(), 1);
+    }
+
+    #[test]
+    fn copies_with_ids_of_other_lengths_are_removed_too() {
+        let mut odd = span(1, 0);
+        odd.span_id = vec![1, 2, 3, 4];
+        let mut empty = span(2, 0);
+        empty.span_id = vec![];
+        let mut t = trace(vec![resource(
+            vec![],
+            vec![odd.clone(), empty.clone(), odd, span(3, 0), empty],
+        )]);
+        DeduplicateSpans.adjust(&mut t);
+        assert_eq!(t.span_count(), 3);
     }
 }

@@ -49,16 +49,11 @@ impl Adjuster for SortCollections {
         let workers = jaeger_model::parallel::workers_for(spans.len());
         // Spans are independent: a large trace is sorted on several cores.
         let per = spans.len().div_ceil(workers).max(1);
-        std::thread::scope(|scope| {
-            let mut chunks = spans.chunks_mut(per);
-            let first = chunks.next();
-            for chunk in chunks {
-                scope.spawn(move || chunk.iter_mut().for_each(|s| sort(s)));
-            }
-            if let Some(chunk) = first {
-                chunk.iter_mut().for_each(|s| sort(s));
-            }
-        });
+        let tasks: Vec<_> = spans
+            .chunks_mut(per)
+            .map(|chunk| move || chunk.iter_mut().for_each(|s| sort(s)))
+            .collect();
+        jaeger_model::parallel::run_all(tasks);
     }
 }
 

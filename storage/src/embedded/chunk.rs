@@ -428,22 +428,79 @@ pub(crate) fn decode_block(value: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
-/// Decodes one chunk out of a block's raw content.
-pub(crate) fn decode_chunk(raw_block: &[u8], r: &ChunkRef) -> Result<Vec<ResourceSpans>> {
-    decode_range(raw_block, r.offset, r.len)
-}
-
 /// Decodes the chunk at `offset..offset + len` of a block's raw content.
 pub(crate) fn decode_range(raw_block: &[u8], offset: u32, len: u32) -> Result<Vec<ResourceSpans>> {
-    let start = offset as usize;
-    let bytes = raw_block
-        .get(start..start.saturating_add(len as usize))
-        .ok_or_else(|| StorageError::Corrupt("chunk outside its block".into()))?;
     // A chunk is a `TracesData`, the same bytes as an `ExportTraceServiceRequest`: the
     // receivers' decoder reads it at half prost's cost (it yields what prost yields).
-    jaeger_model::otlp_proto::decode_request(bytes)
+    jaeger_model::otlp_proto::decode_request(chunk_bytes(raw_block, offset, len)?)
         .map(|d| d.resource_spans)
-        .map_err(|e| StorageError::Corrupt(format!("chunk decoding: {e}")))
+        .map_err(chunk_error)
+}
+
+fn chunk_bytes(raw_block: &[u8], offset: u32, len: u32) -> Result<&[u8]> {
+    let start = offset as usize;
+    raw_block
+        .get(start..start.saturating_add(len as usize))
+        .ok_or_else(|| StorageError::Corrupt("chunk outside its block".into()))
+}
+
+fn chunk_error(e: jaeger_model::otlp_proto::ProtoDecodeError) -> StorageError {
+    StorageError::Corrupt(format!("chunk decoding: {e}"))
+}
+
+/// Decodes the chunks of one trace, each `(raw block, ref)`, in order. A large trace
+/// is decoded on several threads, each taking a contiguous run of resources (decoding
+/// was a third of serving a 10,000-span trace from this store).
+pub(crate) fn decode_chunks(chunks: &[(&[u8], ChunkRef)]) -> Result<Vec<Vec<ResourceSpans>>> {
+    let bytes: Vec<&[u8]> = chunks
+        .iter()
+        .map(|(raw, r)| chunk_bytes(raw, r.offset, r.len))
+        .collect::<Result<_>>()?;
+    let total: usize = bytes.iter().map(|b| b.len()).sum();
+    let workers = jaeger_model::parallel::workers_for_encoded(total);
+    if workers <= 1 {
+        return bytes
+            .iter()
+            .map(|b| {
+                jaeger_model::otlp_proto::decode_request(b)
+                    .map(|d| d.resource_spans)
+                    .map_err(chunk_error)
+            })
+            .collect();
+    }
+    // (chunk, encoded resource) in trace order, cut into runs of about equal size.
+    let mut units: Vec<(usize, &[u8])> = Vec::new();
+    for (ci, b) in bytes.iter().enumerate() {
+        let parts = jaeger_model::otlp_proto::split_request(b).map_err(chunk_error)?;
+        units.extend(parts.into_iter().map(|p| (ci, p)));
+    }
+    let per = total.div_ceil(workers);
+    let mut runs: Vec<&[(usize, &[u8])]> = Vec::with_capacity(workers);
+    let (mut start, mut size) = (0, 0);
+    for (i, (_, part)) in units.iter().enumerate() {
+        size += part.len();
+        if size >= per {
+            runs.push(&units[start..=i]);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    runs.push(&units[start..]);
+    let decode_run = |run: &[(usize, &[u8])]| -> Result<Vec<ResourceSpans>> {
+        run.iter()
+            .map(|(_, part)| {
+                jaeger_model::otlp_proto::decode_resource_spans(part).map_err(chunk_error)
+            })
+            .collect()
+    };
+    let tasks: Vec<_> = runs.iter().map(|run| move || decode_run(run)).collect();
+    let decoded = jaeger_model::parallel::run_all(tasks);
+    let mut out: Vec<Vec<ResourceSpans>> = (0..chunks.len()).map(|_| Vec::new()).collect();
+    for (run, resources) in runs.iter().zip(decoded) {
+        for ((ci, _), rs) in run.iter().zip(resources?) {
+            out[*ci].push(rs);
+        }
+    }
+    Ok(out)
 }
 
 /// The per-span conditions of a search, checked on decoded chunks.

@@ -570,7 +570,7 @@ async fn corrupt_chunks_are_errors_not_panics() {
         len: c.len,
     };
     let raw = chunk::decode_block(&prepared.blocks[0].value).unwrap();
-    let decoded = chunk::decode_chunk(&raw, &r).unwrap();
+    let decoded = chunk::decode_chunks(&[(&raw, r)]).unwrap().remove(0);
     assert_eq!(decoded[0].scope_spans[0].spans, rs[0].scope_spans[0].spans);
     assert!(
         chunk::decode_block(&prepared.blocks[0].value[..prepared.blocks[0].value.len() / 2])
@@ -580,7 +580,7 @@ async fn corrupt_chunks_are_errors_not_panics() {
         len: c.len + 1,
         ..r
     };
-    assert!(chunk::decode_chunk(&raw, &past_end).is_err());
+    assert!(chunk::decode_chunks(&[(&raw, past_end)]).is_err());
 }
 
 #[tokio::test]
@@ -725,4 +725,96 @@ fn find_value(kv: &KeyValue) -> String {
         Some(Value::StringValue(s)) => s.clone(),
         other => format!("{other:?}"),
     }
+}
+
+/// Over `PARALLEL_MIN_ENCODED` bytes: the trace's resources are decoded on several
+/// threads and come back whole and in order.
+#[tokio::test]
+async fn a_large_trace_reads_back_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    let mut batch: Vec<ResourceSpans> = (0..20)
+        .map(|svc| {
+            let spans = (0..150)
+                .map(|i| {
+                    let id = svc * 1000 + i + 1;
+                    let attrs = (0..8)
+                        .rev()
+                        .map(|k| sattr(&format!("attr.{k}"), &format!("{id:040}")))
+                        .collect();
+                    span(7, id, &format!("op-{i}"), T0 + i * SEC, SEC, attrs)
+                })
+                .collect();
+            resource_spans(&format!("service-{svc}"), spans)
+        })
+        .collect();
+    let encoded: usize = batch.iter().map(prost::Message::encoded_len).sum();
+    assert!(
+        encoded > jaeger_model::parallel::PARALLEL_MIN_ENCODED,
+        "{encoded} bytes"
+    );
+    store.write_spans(batch.clone()).await.unwrap();
+    let read = get(&store, 7).await.unwrap();
+    // The store keeps attribute lists in key order.
+    batch
+        .iter_mut()
+        .for_each(jaeger_model::trace::sort_collections);
+    assert_eq!(read.resource_spans, batch);
+}
+
+fn merged(chunks: Vec<Vec<ResourceSpans>>) -> Vec<(String, Vec<u64>)> {
+    merge_chunks(chunks)
+        .iter()
+        .flat_map(|rs| {
+            let service = rs.resource.as_ref().map_or(String::new(), |r| {
+                jaeger_model::trace::service_name(r).to_string()
+            });
+            rs.scope_spans.iter().map(move |ss| {
+                let ids = ss
+                    .spans
+                    .iter()
+                    .map(|s| u64::from_be_bytes(s.span_id[..].try_into().unwrap()))
+                    .collect();
+                (service.clone(), ids)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn merging_chunks_joins_equal_resources_and_scopes_and_drops_repeated_spans() {
+    let s = |id: u64| span(1, id, "op", T0, SEC, vec![]);
+    let a = |spans: Vec<Span>| resource_spans("a", spans);
+    let b = |spans: Vec<Span>| resource_spans("b", spans);
+    // Nothing to merge: kept as written.
+    assert_eq!(
+        merged(vec![vec![a(vec![s(1), s(2)]), b(vec![s(3)])]]),
+        [("a".into(), vec![1, 2]), ("b".into(), vec![3])]
+    );
+    // The same resource in two chunks, and twice in one chunk: joined.
+    assert_eq!(
+        merged(vec![
+            vec![a(vec![s(1)]), b(vec![s(2)]), a(vec![s(3)])],
+            vec![a(vec![s(4)])]
+        ]),
+        [("a".into(), vec![1, 3, 4]), ("b".into(), vec![2])]
+    );
+    // Two equal scopes in one resource: joined.
+    let mut two_scopes = a(vec![s(1)]);
+    two_scopes
+        .scope_spans
+        .push(two_scopes.scope_spans[0].clone());
+    two_scopes.scope_spans[1].spans = vec![s(2)];
+    assert_eq!(merged(vec![vec![two_scopes]]), [("a".into(), vec![1, 2])]);
+    // A span written twice (in one chunk or two) appears once; the same id with other
+    // content, or in another resource, is kept.
+    let mut changed = s(1);
+    changed.name = "other".into();
+    assert_eq!(
+        merged(vec![
+            vec![a(vec![s(1), s(2), s(1)])],
+            vec![a(vec![s(2), changed]), b(vec![s(1)])],
+        ]),
+        [("a".into(), vec![1, 2, 1]), ("b".into(), vec![1])]
+    );
 }
