@@ -124,20 +124,20 @@ impl QueryService {
         raw: bool,
         write: impl FnOnce(&[CowResourceSpans<'_>]) -> R,
     ) -> (R, Leftovers) {
-        match stored {
+        let shared: Arc<dyn AsRef<[ResourceSpans]> + Send + Sync> = match stored {
             SharedTrace::Owned(trace) => {
                 let mut view = CowTrace::from(trace);
                 self.adjust_cow(&mut view, raw);
                 let made = write(&view.resource_spans);
-                (made, Leftovers(view.into_owned_spans(), None))
+                return (made, Leftovers(view.into_owned_spans(), None));
             }
-            SharedTrace::Shared(shared) => {
-                let mut view = CowTrace::borrowed((*shared).as_ref());
-                self.adjust_cow(&mut view, raw);
-                let made = write(&view.resource_spans);
-                (made, Leftovers(view.into_owned_spans(), Some(shared)))
-            }
-        }
+            SharedTrace::Sorted(trace) => Arc::new(trace),
+            SharedTrace::Shared(shared) => shared,
+        };
+        let mut view = CowTrace::borrowed((*shared).as_ref());
+        self.adjust_cow(&mut view, raw);
+        let made = write(&view.resource_spans);
+        (made, Leftovers(view.into_owned_spans(), Some(shared)))
     }
 
     /// The trace from primary storage, else from the archive; adjusted unless `raw`.

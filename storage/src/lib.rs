@@ -104,14 +104,20 @@ pub struct DependencyLink {
 /// A trace from [`SpanReader::get_trace_shared`]: the caller's own, or shared with the
 /// store (read-only: copy what must change, see `jaeger_model::CowTrace`).
 pub enum SharedTrace {
+    /// The caller's own, to be taken apart by the adjusters.
     Owned(Trace),
+    /// The caller's own, with attribute lists already in key order (as
+    /// `jaeger_model::trace::sort_collections` leaves them): the adjusters change next
+    /// to no span of it, so they read it in place rather than move every span into
+    /// their view and out again.
+    Sorted(Trace),
     Shared(Arc<dyn AsRef<[ResourceSpans]> + Send + Sync>),
 }
 
 impl SharedTrace {
     pub fn resource_spans(&self) -> &[ResourceSpans] {
         match self {
-            SharedTrace::Owned(t) => &t.resource_spans,
+            SharedTrace::Owned(t) | SharedTrace::Sorted(t) => &t.resource_spans,
             SharedTrace::Shared(s) => (**s).as_ref(),
         }
     }
@@ -123,7 +129,7 @@ impl SharedTrace {
     /// An owned trace (copying a shared one).
     pub fn into_trace(self) -> Trace {
         match self {
-            SharedTrace::Owned(t) => t,
+            SharedTrace::Owned(t) | SharedTrace::Sorted(t) => t,
             SharedTrace::Shared(s) => Trace::new((*s).as_ref().to_vec()),
         }
     }
@@ -133,6 +139,7 @@ impl std::fmt::Debug for SharedTrace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self {
             SharedTrace::Owned(_) => "Owned",
+            SharedTrace::Sorted(_) => "Sorted",
             SharedTrace::Shared(_) => "Shared",
         };
         f.debug_struct("SharedTrace")

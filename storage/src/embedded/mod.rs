@@ -875,12 +875,12 @@ impl SpanReader for EmbeddedStore {
         self.blocking(move |s| s.get_trace(&params)).await
     }
 
-    /// Lent rather than handed over: attribute lists are sorted at write, so the
-    /// adjusters copy next to no span of it, and a 10,000-span trace is not moved into
-    /// their view and out again (a tenth of serving it).
+    /// Attribute lists are sorted at write (data written before they were reads as
+    /// sorted too: `SortCollections` still checks every span and copies the few it
+    /// must sort), so the adjusters read the trace in place: moving a 10,000-span
+    /// trace into their view and out again was a tenth of serving it.
     async fn get_trace_shared(&self, params: GetTraceParams) -> Result<Option<SharedTrace>> {
-        let trace = self.get_trace(params).await?;
-        Ok(trace.map(|t| SharedTrace::Shared(Arc::new(t))))
+        Ok(self.get_trace(params).await?.map(SharedTrace::Sorted))
     }
 
     async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>> {

@@ -818,3 +818,20 @@ fn merging_chunks_joins_equal_resources_and_scopes_and_drops_repeated_spans() {
         [("a".into(), vec![1, 2, 1]), ("b".into(), vec![1])]
     );
 }
+
+/// The query reads the trace in place (its attribute lists are in key order), and
+/// takes it back whole without a copy.
+#[tokio::test]
+async fn the_trace_is_handed_over_as_sorted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(config(dir.path())).unwrap();
+    store.write_spans(sample_batch()).await.unwrap();
+    let params = GetTraceParams {
+        trace_id: tid(1),
+        start: None,
+        end: None,
+    };
+    let shared = store.get_trace_shared(params).await.unwrap().unwrap();
+    assert!(matches!(shared, SharedTrace::Sorted(_)), "{shared:?}");
+    assert_eq!(shared.into_trace(), get(&store, 1).await.unwrap());
+}
