@@ -55,12 +55,41 @@ pub struct CowSpan<'a> {
 pub struct Pending {
     /// Nanoseconds added to the start, end and event times (wrapping, as Go's).
     pub shift: i64,
-    pub warnings: Vec<Arc<str>>,
+    warnings: Warnings,
+}
+
+/// Warnings without an allocation for the usual single one (clock skew's).
+#[derive(Clone, Debug, Default, PartialEq)]
+enum Warnings {
+    #[default]
+    None,
+    One(Arc<str>),
+    Many(Vec<Arc<str>>),
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.shift == 0 && self.warnings.is_empty()
+        self.shift == 0 && self.warnings().is_empty()
+    }
+
+    /// Warnings to add after the span's own, in order.
+    pub fn warnings(&self) -> &[Arc<str>] {
+        match &self.warnings {
+            Warnings::None => &[],
+            Warnings::One(w) => std::slice::from_ref(w),
+            Warnings::Many(ws) => ws,
+        }
+    }
+
+    fn push_warning(&mut self, warning: Arc<str>) {
+        self.warnings = match std::mem::take(&mut self.warnings) {
+            Warnings::None => Warnings::One(warning),
+            Warnings::One(first) => Warnings::Many(vec![first, warning]),
+            Warnings::Many(mut ws) => {
+                ws.push(warning);
+                Warnings::Many(ws)
+            }
+        };
     }
 }
 
@@ -98,7 +127,8 @@ impl<'a> CowSpan<'a> {
     /// applied.
     pub fn to_mut(&mut self) -> &mut Span {
         let span = self.span.to_mut();
-        apply_pending(span, std::mem::take(&mut self.pending));
+        let pending = std::mem::take(&mut self.pending);
+        apply_pending(span, pending.shift, pending.warnings());
         span
     }
 
@@ -111,13 +141,13 @@ impl<'a> CowSpan<'a> {
     /// Adds a warning after the span's own, as a pending change (for owned spans too:
     /// `add_warning` in place grows every attribute list).
     pub fn add_warning(&mut self, warning: impl Into<Arc<str>>) {
-        self.pending.warnings.push(warning.into())
+        self.pending.push_warning(warning.into())
     }
 
     /// The span with its pending change applied, copied if it was borrowed.
     pub fn into_owned(self) -> Span {
         let mut span = self.span.into_owned();
-        apply_pending(&mut span, self.pending);
+        apply_pending(&mut span, self.pending.shift, self.pending.warnings());
         span
     }
 
@@ -137,11 +167,11 @@ fn shift_span(span: &mut Span, delta: i64) {
     }
 }
 
-fn apply_pending(span: &mut Span, p: Pending) {
-    if p.shift != 0 {
-        shift_span(span, p.shift);
+fn apply_pending(span: &mut Span, shift: i64, warnings: &[Arc<str>]) {
+    if shift != 0 {
+        shift_span(span, shift);
     }
-    for w in p.warnings {
+    for w in warnings {
         add_warning(&mut span.attributes, w.to_string());
     }
 }
@@ -168,13 +198,7 @@ pub fn applied<S: SpanSource + ?Sized>(source: &S) -> Cow<'_, Span> {
         return Cow::Borrowed(source.span());
     }
     let mut span = source.span().clone();
-    apply_pending(
-        &mut span,
-        Pending {
-            shift,
-            warnings: warnings.to_vec(),
-        },
-    );
+    apply_pending(&mut span, shift, warnings);
     Cow::Owned(span)
 }
 
@@ -192,7 +216,7 @@ impl SpanSource for CowSpan<'_> {
         self.pending.shift
     }
     fn extra_warnings(&self) -> &[Arc<str>] {
-        &self.pending.warnings
+        self.pending.warnings()
     }
 }
 
@@ -453,5 +477,22 @@ mod tests {
         add_warning(&mut owned.to_mut().attributes, "second".into());
         assert!(owned.pending().is_none());
         assert_eq!(owned.into_owned(), span);
+    }
+
+    #[test]
+    fn several_pending_warnings_keep_their_order() {
+        let stored = sample();
+        let mut view = CowTrace::borrowed(&stored.resource_spans);
+        let s = view.span_mut((0, 0, 0));
+        for w in ["one", "two", "three"] {
+            s.add_warning(w);
+        }
+        let texts: Vec<&str> = s.extra_warnings().iter().map(|w| &**w).collect();
+        assert_eq!(texts, ["one", "two", "three"]);
+        let span = s.clone().into_owned();
+        assert_eq!(
+            crate::sanitize::warnings(&span.attributes),
+            ["one", "two", "three"]
+        );
     }
 }
