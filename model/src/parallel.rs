@@ -42,9 +42,14 @@ pub fn workers_for_encoded(bytes: usize) -> usize {
 /// Runs `tasks` at once, the first on this thread and the others on the pool's
 /// workers, and returns their results in order; a task's panic is resumed here. Runs
 /// them one after the other if the pool could not be started.
+///
+/// The calling thread blocks until the others are done (CPU work: call it where
+/// blocking is allowed, as the query's blocking thread does).
 pub fn run_all<T: Send, F: FnOnce() -> T + Send>(tasks: Vec<F>) -> Vec<T> {
-    let Some(pool) = pool() else {
-        return tasks.into_iter().map(|t| t()).collect();
+    // One task (a small trace) needs no other thread, nor the pool started.
+    let pool = match pool() {
+        Some(pool) if tasks.len() > 1 => pool,
+        _ => return tasks.into_iter().map(|t| t()).collect(),
     };
     let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(tasks.len()).collect();
     let mut tasks = tasks.into_iter();
@@ -97,6 +102,9 @@ mod tests {
         assert_eq!(sums[0], (0..100).sum::<u64>());
         assert_eq!(sums[9], (900..1000).sum::<u64>());
         assert!(run_all(Vec::<fn() -> u8>::new()).is_empty());
+        // A single task runs on this thread.
+        let here = std::thread::current().id();
+        assert_eq!(run_all(vec![|| std::thread::current().id()]), [here]);
     }
 
     #[test]
