@@ -84,7 +84,8 @@ fn wait_until_consumed(j: &Jaeger, topic: &str, partitions: usize) {
         }
         assert!(
             Instant::now() < deadline,
-            "{topic} not consumed: lags {lags:?}\n{}",
+            "{topic} not consumed: lags {lags:?}, messages consumed {}\n{}",
+            metric_sum(&text, "jaeger_kafka_consumer_messages_total", &[&label]),
             j.logs()
         );
         std::thread::sleep(Duration::from_millis(250));

@@ -45,6 +45,23 @@ struct LagContext {
     errors: Arc<BrokerErrors>,
 }
 
+/// Messages of the partition not yet consumed: after the committed offset, as
+/// librdkafka reports it. Before this consumer has committed anything librdkafka does
+/// not know the group's committed offset: then after the fetch position (where the
+/// group's committed offset, or the reset policy, made it start), else the whole
+/// partition. Counting the whole partition then made a partition taken over from a
+/// member that had read it to the end show its length as lag until new messages came.
+fn partition_lag(p: &rdkafka::statistics::Partition) -> i64 {
+    let lag = if p.consumer_lag >= 0 {
+        p.consumer_lag
+    } else if p.next_offset >= 0 {
+        p.hi_offset - p.next_offset
+    } else {
+        p.hi_offset - p.lo_offset.max(0)
+    };
+    lag.max(0)
+}
+
 impl ClientContext for LagContext {
     fn stats(&self, stats: Statistics) {
         for (topic, t) in &stats.topics {
@@ -54,14 +71,9 @@ impl ClientContext for LagContext {
                 if *partition < 0 || !p.desired || p.hi_offset < 0 {
                     continue;
                 }
-                // Nothing committed yet: every message in the partition is lag.
-                let lag = if p.consumer_lag >= 0 {
-                    p.consumer_lag
-                } else {
-                    p.hi_offset - p.lo_offset.max(0)
-                };
+                let lag = partition_lag(p);
                 ::metrics::gauge!(m::CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string())
-                    .set(lag.max(0) as f64);
+                    .set(lag as f64);
             }
         }
     }
@@ -425,5 +437,22 @@ mod tests {
         // A redelivered offset (after a rebalance) is tracked again.
         p.start(14);
         assert_eq!(p.complete(14), Some(14));
+    }
+
+    #[test]
+    fn lag_counts_from_the_committed_offset_else_the_fetch_position() {
+        let part = |committed_lag: i64, next: i64| rdkafka::statistics::Partition {
+            lo_offset: 0,
+            hi_offset: 9,
+            consumer_lag: committed_lag,
+            next_offset: next,
+            ..Default::default()
+        };
+        assert_eq!(partition_lag(&part(3, 9)), 3, "committed offset 6");
+        // Taken over from a member that had read it all: nothing left, not 9.
+        assert_eq!(partition_lag(&part(-1, 9)), 0);
+        assert_eq!(partition_lag(&part(-1, 4)), 5);
+        // Fetch not started: the whole partition.
+        assert_eq!(partition_lag(&part(-1, -1001)), 9);
     }
 }
