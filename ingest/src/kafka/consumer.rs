@@ -406,9 +406,10 @@ impl TaskContext {
             .and_then(|p| p.complete(w.offset));
         if let Some(offset) = upto {
             // Stores `offset + 1`, committed by the next auto-commit. Fails harmlessly
-            // when the partition was revoked meanwhile (its new owner re-reads).
+            // when the partition was revoked meanwhile (its new owner re-reads); said
+            // anyway, as the partition's lag then stays where it was.
             if let Err(e) = self.consumer.store_offset(&w.topic, w.partition, offset) {
-                tracing::debug!(error = %e, topic = %w.topic, partition = w.partition, "storing a Kafka offset");
+                tracing::warn!(error = %e, topic = %w.topic, partition = w.partition, offset, "storing a Kafka offset failed");
             }
         }
     }
