@@ -162,6 +162,19 @@ fn put_len(out: &mut Vec<u8>, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+/// `body` as a message's one length-delimited field `tag`.
+fn len_field(tag: u32, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_key(&mut out, tag, LEN);
+    put_len(&mut out, body);
+    out
+}
+
+/// A request of one resource of one scope holding the one span `span` (its body).
+fn request_with_span(span: &[u8]) -> Vec<u8> {
+    len_field(1, &len_field(2, &len_field(2, span)))
+}
+
 /// Generates the body of message `m`. `bad` is the percentage of fields written wrongly
 /// (wrong wire type, invalid UTF-8, short fixed fields, stray end groups).
 fn gen_message(m: M, rng: &mut Rng, depth: u32, bad: u64) -> Vec<u8> {
@@ -356,40 +369,20 @@ fn recursion_limit_is_prost_s() {
         put_key(&mut any, 3, VARINT);
         put_varint(&mut any, 7);
         for _ in 0..arrays {
-            let mut array = Vec::new();
-            put_key(&mut array, 1, LEN);
-            put_len(&mut array, &any);
-            any.clear();
-            put_key(&mut any, 5, LEN);
-            put_len(&mut any, &array);
+            any = len_field(5, &len_field(1, &any));
         }
-        let mut kv = Vec::new();
-        put_key(&mut kv, 2, LEN);
-        put_len(&mut kv, &any);
-        let mut span = Vec::new();
-        put_key(&mut span, 9, LEN);
-        put_len(&mut span, &kv);
-        let mut ss = Vec::new();
-        put_key(&mut ss, 2, LEN);
-        put_len(&mut ss, &span);
-        let mut rs = Vec::new();
-        put_key(&mut rs, 2, LEN);
-        put_len(&mut rs, &ss);
-        let mut req = Vec::new();
-        put_key(&mut req, 1, LEN);
-        put_len(&mut req, &rs);
+        // A span attribute (field 9) whose value (field 2) is the nested array.
+        let req = request_with_span(&len_field(9, &len_field(2, &any)));
         if check(&req) {
             decided.0 = true;
         } else {
             decided.1 = true;
         }
         // An unknown group at the innermost level counts too.
-        let mut grouped = req.clone();
-        put_key(&mut grouped, 1, LEN);
-        let mut inner = Vec::new();
-        put_key(&mut inner, 77, START_GROUP);
-        put_key(&mut inner, 77, END_GROUP);
-        put_len(&mut grouped, &inner);
+        let mut group = Vec::new();
+        put_key(&mut group, 77, START_GROUP);
+        put_key(&mut group, 77, END_GROUP);
+        let grouped = [req, len_field(1, &group)].concat();
         check(&grouped);
     }
     assert_eq!(decided, (true, true), "both sides of the limit were tried");
@@ -414,17 +407,6 @@ fn errors_name_the_problem() {
     long.extend_from_slice(&[0x00]);
     check(&long);
     // Bad UTF-8 in a span name.
-    let mut span = Vec::new();
-    put_key(&mut span, 5, LEN);
-    put_len(&mut span, &[0xc3, 0x28]);
-    let mut ss = Vec::new();
-    put_key(&mut ss, 2, LEN);
-    put_len(&mut ss, &span);
-    let mut rs = Vec::new();
-    put_key(&mut rs, 2, LEN);
-    put_len(&mut rs, &ss);
-    let mut req = Vec::new();
-    put_key(&mut req, 1, LEN);
-    put_len(&mut req, &rs);
+    let req = request_with_span(&len_field(5, &[0xc3, 0x28]));
     assert!(err(&req).contains("not UTF-8"));
 }
