@@ -430,9 +430,13 @@ pub(crate) fn decode_block(value: &[u8]) -> Result<Vec<u8>> {
 
 /// Decodes the chunk at `offset..offset + len` of a block's raw content.
 pub(crate) fn decode_range(raw_block: &[u8], offset: u32, len: u32) -> Result<Vec<ResourceSpans>> {
-    // A chunk is a `TracesData`, the same bytes as an `ExportTraceServiceRequest`: the
-    // receivers' decoder reads it at half prost's cost (it yields what prost yields).
-    jaeger_model::otlp_proto::decode_request(chunk_bytes(raw_block, offset, len)?)
+    decode_chunk_bytes(chunk_bytes(raw_block, offset, len)?)
+}
+
+/// A chunk is a `TracesData`, the same bytes as an `ExportTraceServiceRequest`: the
+/// receivers' decoder reads it at half prost's cost (it yields what prost yields).
+fn decode_chunk_bytes(bytes: &[u8]) -> Result<Vec<ResourceSpans>> {
+    jaeger_model::otlp_proto::decode_request(bytes)
         .map(|d| d.resource_spans)
         .map_err(chunk_error)
 }
@@ -459,14 +463,7 @@ pub(crate) fn decode_chunks(chunks: &[(&[u8], ChunkRef)]) -> Result<Vec<Vec<Reso
     let total: usize = bytes.iter().map(|b| b.len()).sum();
     let workers = jaeger_model::parallel::workers_for_encoded(total);
     if workers <= 1 {
-        return bytes
-            .iter()
-            .map(|b| {
-                jaeger_model::otlp_proto::decode_request(b)
-                    .map(|d| d.resource_spans)
-                    .map_err(chunk_error)
-            })
-            .collect();
+        return bytes.iter().map(|b| decode_chunk_bytes(b)).collect();
     }
     // (chunk, encoded resource) in trace order, cut into runs of about equal size.
     let mut units: Vec<(usize, &[u8])> = Vec::new();

@@ -747,9 +747,7 @@ impl Inner {
 /// spans one by one, and a map entry per span id, were a tenth of reading such a trace.
 fn merge_chunks(chunks: Vec<Vec<ResourceSpans>>) -> Vec<ResourceSpans> {
     let dropped = repeated_spans(&chunks);
-    let is_dropped = |range: std::ops::Range<usize>| -> bool {
-        !dropped.is_empty() && dropped[range].iter().any(|&d| d)
-    };
+    let is_dropped = |range: std::ops::Range<usize>| dropped[range].contains(&true);
     let mut out: Vec<ResourceSpans> = Vec::new();
     // Flat position (over all chunks, in order) of the next span.
     let mut at = 0usize;
@@ -794,7 +792,7 @@ fn merge_chunks(chunks: Vec<Vec<ResourceSpans>>) -> Vec<ResourceSpans> {
                     let spans = &mut scopes[si].spans;
                     spans.reserve(m);
                     for (k, span) in ss.spans.into_iter().enumerate() {
-                        if dropped.is_empty() || !dropped[at + k] {
+                        if !dropped[at + k] {
                             spans.push(span);
                         }
                     }
@@ -816,7 +814,7 @@ fn scopes_are_distinct(scopes: &[jaeger_model::otlp::ScopeSpans]) -> bool {
 }
 
 /// By flat position over all chunks: spans equal, with equal resource and scope, to an
-/// earlier span (empty when there are none). Only spans sharing an id are compared.
+/// earlier span. Only spans sharing an id are compared.
 fn repeated_spans(chunks: &[Vec<ResourceSpans>]) -> Vec<bool> {
     let mut at: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut ids: Vec<(u64, u32)> = Vec::new();
@@ -839,20 +837,15 @@ fn repeated_spans(chunks: &[Vec<ResourceSpans>]) -> Vec<bool> {
         let (sa, sb) = (&ra.scope_spans[a.2], &rb.scope_spans[b.2]);
         ra.resource == rb.resource && sa.scope == sb.scope && sa.spans[a.3] == sb.spans[b.3]
     };
-    let mut dropped: Vec<bool> = Vec::new();
+    let mut dropped = vec![false; at.len()];
     let mut i = 0;
     while i < ids.len() {
         let run = ids[i..].partition_point(|&(id, _)| id == ids[i].0);
         for j in i + 1..i + run {
             let earlier = ids[i..j]
                 .iter()
-                .any(|&(_, e)| (dropped.is_empty() || !dropped[e as usize]) && same(e, ids[j].1));
-            if earlier {
-                if dropped.is_empty() {
-                    dropped = vec![false; at.len()];
-                }
-                dropped[ids[j].1 as usize] = true;
-            }
+                .any(|&(_, e)| !dropped[e as usize] && same(e, ids[j].1));
+            dropped[ids[j].1 as usize] = earlier;
         }
         i += run;
     }
