@@ -176,6 +176,18 @@ fn apply_pending(span: &mut Span, shift: i64, warnings: &[Arc<str>]) {
     }
 }
 
+/// A trace's resource or scope for changing, copied first if borrowed, but only when
+/// `must_change` says so: `None` when it is absent or needs no change.
+pub fn to_mut_if<'c, T: Clone>(
+    part: &'c mut Cow<'_, Option<T>>,
+    must_change: impl FnOnce(&T) -> bool,
+) -> Option<&'c mut T> {
+    if !part.as_ref().as_ref().is_some_and(must_change) {
+        return None;
+    }
+    part.to_mut().as_mut()
+}
+
 /// A span as the JSON writers read it: as stored, plus the pending change of a
 /// [`CowSpan`] (none for a plain [`Span`]).
 pub trait SpanSource: Sync {
@@ -296,6 +308,16 @@ impl<'a> CowTrace<'a> {
     /// If the position is out of range (positions come from walking this trace).
     pub fn span_mut(&mut self, (ri, si, ki): (usize, usize, usize)) -> &mut CowSpan<'a> {
         &mut self.resource_spans[ri].scope_spans[si].spans[ki]
+    }
+}
+
+impl CowTrace<'static> {
+    /// Runs `f` on an owned trace through a view of it: the parts are moved into the
+    /// view and back, nothing is copied. For callers that hold a [`Trace`].
+    pub fn edit(trace: &mut Trace, f: impl FnOnce(&mut CowTrace<'static>)) {
+        let mut view = CowTrace::from(std::mem::take(trace));
+        f(&mut view);
+        *trace = view.into_owned();
     }
 }
 

@@ -19,9 +19,7 @@ pub trait Adjuster: Send + Sync {
     fn adjust_cow(&self, trace: &mut CowTrace<'_>);
     /// Adjusts an owned trace (moved through a [`CowTrace`]: nothing is copied).
     fn adjust(&self, trace: &mut Trace) {
-        let mut view = CowTrace::from(std::mem::take(trace));
-        self.adjust_cow(&mut view);
-        *trace = view.into_owned();
+        CowTrace::edit(trace, |view| self.adjust_cow(view));
     }
 }
 
@@ -40,9 +38,7 @@ impl Adjusters {
 
     /// Runs every step, in order.
     pub fn apply(&self, trace: &mut Trace) {
-        let mut view = CowTrace::from(std::mem::take(trace));
-        self.apply_cow(&mut view);
-        *trace = view.into_owned();
+        CowTrace::edit(trace, |view| self.apply_cow(view));
     }
 
     /// Runs every step, in order, on a trace that may be borrowed.

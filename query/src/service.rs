@@ -188,9 +188,7 @@ impl QueryService {
         let service = self.clone();
         jaeger_storage::offload::run(move || {
             for t in traces.iter_mut() {
-                let mut view = CowTrace::from(std::mem::take(t));
-                service.adjust_cow(&mut view, raw);
-                *t = view.into_owned();
+                CowTrace::edit(t, |view| service.adjust_cow(view, raw));
             }
             traces
         })
@@ -237,14 +235,12 @@ mod tests {
 
     #[test]
     fn truncation_keeps_the_first_spans_in_order() {
-        let t = trace(vec![
+        let mut t = trace(vec![
             resource(vec![], vec![span(1, 0), span(2, 1)]),
             resource(vec![], vec![span(3, 1), span(4, 1)]),
             resource(vec![], vec![span(5, 1)]),
         ]);
-        let mut view = CowTrace::from(t);
-        truncate_trace(&mut view, 3);
-        let t = view.into_owned();
+        CowTrace::edit(&mut t, |view| truncate_trace(view, 3));
         assert_eq!(t.span_count(), 3);
         assert_eq!(t.resource_spans.len(), 2, "an emptied resource is dropped");
         let s = spans(&t);
@@ -253,11 +249,11 @@ mod tests {
             ["trace has more than 3 spans, showing first 3 spans only"]
         );
         assert!(warnings(s[1]).is_empty());
-        let small = trace(vec![resource(vec![], vec![span(1, 0)])]);
-        let mut view = CowTrace::from(small);
-        truncate_trace(&mut view, 1);
-        truncate_trace(&mut view, 0);
-        let small = view.into_owned();
+        let mut small = trace(vec![resource(vec![], vec![span(1, 0)])]);
+        CowTrace::edit(&mut small, |view| {
+            truncate_trace(view, 1);
+            truncate_trace(view, 0);
+        });
         assert!(warnings(spans(&small)[0]).is_empty());
     }
 }

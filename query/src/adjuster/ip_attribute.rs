@@ -2,8 +2,11 @@
 //! and `peer.ipv4` attributes of resources and spans holding an integer (or a double)
 //! become the dotted-quad string of its big-endian bytes: 134744072 → `"8.8.8.8"`.
 
+use std::borrow::Cow;
+
 use jaeger_model::CowTrace;
-use jaeger_model::otlp::{KeyValue, Value};
+use jaeger_model::cow::to_mut_if;
+use jaeger_model::otlp::{KeyValue, Resource, Value};
 
 use crate::adjust::Adjuster;
 
@@ -19,12 +22,7 @@ impl Adjuster for NormalizeIPAttributes {
 
     fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         for rs in trace.resource_spans.iter_mut() {
-            if let Some(r) = rs.resource.as_ref()
-                && needs_normalizing(&r.attributes)
-                && let Some(r) = rs.resource.to_mut()
-            {
-                normalize(&mut r.attributes);
-            }
+            normalize_resource(&mut rs.resource);
             for ss in rs.scope_spans.iter_mut() {
                 for span in ss.spans.iter_mut() {
                     if needs_normalizing(&span.span().attributes) {
@@ -33,6 +31,14 @@ impl Adjuster for NormalizeIPAttributes {
                 }
             }
         }
+    }
+}
+
+/// [`normalize`] on a resource's attributes, copying a borrowed resource only if they
+/// change.
+pub(crate) fn normalize_resource(resource: &mut Cow<'_, Option<Resource>>) {
+    if let Some(r) = to_mut_if(resource, |r| needs_normalizing(&r.attributes)) {
+        normalize(&mut r.attributes);
     }
 }
 

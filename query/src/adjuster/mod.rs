@@ -60,12 +60,7 @@ impl Adjuster for SpanAttributeFixups {
 
     fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         for rs in trace.resource_spans.iter_mut() {
-            if let Some(r) = rs.resource.as_ref()
-                && ip_attribute::needs_normalizing(&r.attributes)
-                && let Some(r) = rs.resource.to_mut()
-            {
-                ip_attribute::normalize(&mut r.attributes);
-            }
+            ip_attribute::normalize_resource(&mut rs.resource);
             for ss in rs.scope_spans.iter_mut() {
                 for span in ss.spans.iter_mut() {
                     let stored = span.span();

@@ -3,7 +3,7 @@
 //! step deduplicates by hash) and gives the UI tags in a predictable order.
 
 use jaeger_model::CowTrace;
-use jaeger_model::cow::CowSpan;
+use jaeger_model::cow::{CowSpan, to_mut_if};
 use jaeger_model::otlp::{KeyValue, Span};
 
 use crate::adjust::Adjuster;
@@ -18,17 +18,11 @@ impl Adjuster for SortCollections {
 
     fn adjust_cow(&self, trace: &mut CowTrace<'_>) {
         for rs in trace.resource_spans.iter_mut() {
-            if let Some(r) = rs.resource.as_ref()
-                && !is_sorted(&r.attributes)
-                && let Some(r) = rs.resource.to_mut()
-            {
+            if let Some(r) = to_mut_if(&mut rs.resource, |r| !is_sorted(&r.attributes)) {
                 sort_attributes(&mut r.attributes);
             }
             for ss in rs.scope_spans.iter_mut() {
-                if let Some(scope) = ss.scope.as_ref()
-                    && !is_sorted(&scope.attributes)
-                    && let Some(scope) = ss.scope.to_mut()
-                {
+                if let Some(scope) = to_mut_if(&mut ss.scope, |s| !is_sorted(&s.attributes)) {
                     sort_attributes(&mut scope.attributes);
                 }
             }
